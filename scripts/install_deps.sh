@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what acx needs on Debian 12, skipping what is already there.
+# Uses sudo when not root. The CUDA toolkit is not installed here: when nvcc
+# exists (/usr/local/cuda/bin or PATH) the CUDA backend is built as well.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git python3
+  libopenblas-openmp-dev libomp-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+# cuobjdump lists the GPU code in our objects (the CUDA build's check that
+# sm_80 and sm_90 code is there). The toolkit here lacks it; NVIDIA ships it
+# as a wheel on PyPI, unpacked into .tools/ (git-ignored).
+install_cuobjdump() {
+  local nvcc_path
+  nvcc_path=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; } || true)
+  [ -n "$nvcc_path" ] || return 0
+  command -v cuobjdump >/dev/null 2>&1 && return 0
+  [ -x "$(dirname "$nvcc_path")/cuobjdump" ] && return 0
+  local root dest tmp
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  dest="$root/.tools/cuda/bin"
+  [ -x "$dest/cuobjdump" ] && return 0
+  tmp=$(mktemp -d)
+  echo "install_deps: fetching cuobjdump (PyPI nvidia-cuda-cuobjdump) into .tools/"
+  if python3 -m pip download -q --no-deps -d "$tmp" "nvidia-cuda-cuobjdump==13.2.51" &&
+     python3 -m zipfile -e "$tmp"/nvidia_cuda_cuobjdump-*.whl "$tmp/x"; then
+    mkdir -p "$dest" && cp "$tmp/x/nvidia/cu13/bin/cuobjdump" "$dest/" && chmod +x "$dest/cuobjdump"
+  else
+    echo "install_deps: could not fetch cuobjdump; the fatbin check will report it missing" >&2
+  fi
+  rm -rf "$tmp"
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all ${#packages[@]} packages present"
+  install_cuobjdump
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install_deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install_deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_cuobjdump
