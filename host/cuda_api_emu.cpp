@@ -9,6 +9,7 @@
 
 #include "host/cuda_api.h"
 #include "host/error.h"
+#include "kernels/simt_emu.h"
 
 namespace acx::cuda_api {
 
@@ -40,6 +41,9 @@ void* malloc(size_t bytes) {
   if (bytes == 0) return nullptr;
   void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);  // cudaMalloc's alignment
   ACX_CHECK(p != nullptr, "out of host memory for an emulated device allocation");
+  // Device memory nothing has written reads as NaN / 0xFF bytes, so a kernel
+  // that reads what it never wrote shows up in the tests.
+  simt::poison(p, bytes);
   return p;
 }
 

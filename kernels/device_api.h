@@ -67,4 +67,4 @@ inline unsigned grid_for(int64_t n, int block, int64_t max_blocks = 65535) {
 }  // namespace acx
 
 #define ACX_LAUNCH(kernel, grid, block, shared_bytes, stream, ...) \
-  ::acx::launch_kernel(#kernel, __FILE__, __LINE__, kernel, grid, block, shared_bytes, stream, __VA_ARGS__)
+  ::acx::launch_kernel(#kernel, __FILE__, __LINE__, kernel, grid, block, shared_bytes, stream __VA_OPT__(, ) __VA_ARGS__)
