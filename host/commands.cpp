@@ -17,7 +17,10 @@ std::map<const CLI::App*, CommandRunner>& runners() {
 
 void add_command(CLI::App* sub, CommandRunner run) { runners()[sub] = std::move(run); }
 
-void register_commands(CLI::App& app) { register_devices_command(app); }
+void register_commands(CLI::App& app) {
+  register_devices_command(app);
+  register_envs_commands(app);
+}
 
 void run_selected_command(CLI::App& app) {
   for (const CLI::App* sub : app.get_subcommands()) {

@@ -20,5 +20,6 @@ using CommandRunner = std::function<void()>;
 void add_command(CLI::App* sub, CommandRunner run);
 
 void register_devices_command(CLI::App& app);
+void register_envs_commands(CLI::App& app);
 
 }  // namespace acx
