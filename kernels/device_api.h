@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "host/error.h"
+#include "kernels/launch_config.h"
 
 // Shared memory, per block. Under the emulation these are fresh per block and
 // poisoned (NaN / 0xFF bytes), so that reading what no thread wrote shows up.
@@ -56,9 +57,10 @@ void launch_kernel(const char* name, const char* file, int line, void (*kernel)(
 #endif
 }
 
-// Blocks for n items at a fixed block size, capped so that grid-stride loops
-// cover the rest (the cap keeps launches legal for millions of envs).
-inline unsigned grid_for(int64_t n, int block, int64_t max_blocks = 65535) {
+// Blocks for n items at a fixed block size, capped (kernels/launch_config.h)
+// so that grid-stride loops cover the rest: the cap keeps launches legal for
+// millions of envs, and tests lower it to exercise those loops.
+inline unsigned grid_for(int64_t n, int block, int64_t max_blocks = max_grid_blocks()) {
   int64_t g = ceil_div(n, block);
   if (g > max_blocks) g = max_blocks;
   return static_cast<unsigned>(g);

@@ -9,6 +9,7 @@
 #include "envs/vec_env.h"
 #include "host/buffer.h"
 #include "host/error.h"
+#include "kernels/launch_config.h"
 #include "tests/test_util.h"
 
 namespace acx {
@@ -177,6 +178,20 @@ TEST_P(VecEnvTest, WithoutAutoResetEnvsKeepStepping) {
     EXPECT_EQ(env->obs_host(), env->final_obs_host());
   }
   for (int32_t s : env->episode_step_host()) EXPECT_EQ(s, 4);
+}
+
+TEST_P(VecEnvTest, GridStrideLoopsStepEveryEnv) {
+  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  // One block of 256 threads for 700 envs: each thread steps three envs.
+  Trace capped, free;
+  {
+    const ScopedMaxGridBlocks cap(1);
+    capped = run(dev, "pendulum", 700, 21, 3, 2);
+  }
+  free = run(dev, "pendulum", 700, 21, 3, 2);
+  EXPECT_EQ(capped.obs, free.obs);
+  EXPECT_EQ(capped.truncated, free.truncated);
+  ASSERT_GT(test::l2_norm(capped.reward), 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, VecEnvTest, test::all_backends(), test::backend_param_name);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "host/buffer.h"
+#include "kernels/launch_config.h"
 #include "kernels/vector_ops.h"
 #include "tests/test_util.h"
 
@@ -50,6 +51,18 @@ TEST_P(VectorOpsTest, DeterministicSumMatchesFloat64) {
     EXPECT_EQ(ops::sum(dev, dx.data(), n), got);
   }
   EXPECT_EQ(ops::sum(dev, nullptr, 0), 0.0);
+}
+
+TEST_P(VectorOpsTest, GridStrideLoopsCoverWhatTheGridCapLeaves) {
+  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  const ScopedMaxGridBlocks cap(2);  // 2 blocks of 256 threads for 5000 elements
+  const int64_t n = 5000;
+  const auto x = test::random_floats(n, 4);
+  Buffer<float> dx = Buffer<float>::from_host(dev, x), dy(dev, n);
+  ops::fill(dev, dy.data(), n, 0.0f);
+  ops::axpby(dev, n, 2.0f, dx.data(), 1.0f, dy.data());
+  const auto got = dy.to_host();
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], 2.0f * x[i]) << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, VectorOpsTest, test::all_backends(), test::backend_param_name);
