@@ -20,6 +20,7 @@ void add_command(CLI::App* sub, CommandRunner run) { runners()[sub] = std::move(
 void register_commands(CLI::App& app) {
   register_devices_command(app);
   register_envs_commands(app);
+  register_gradcheck_command(app);
 }
 
 void run_selected_command(CLI::App& app) {

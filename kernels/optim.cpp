@@ -1,0 +1,92 @@
+// optim.cpp: the optimizer ops, dispatched to the CPU or CUDA shell.
+#include "kernels/optim.h"
+
+#include <cmath>
+
+#include "host/buffer.h"
+#include "host/dispatch.h"
+#include "host/error.h"
+#include "kernels/vector_ops.h"
+
+namespace acx::ops {
+
+void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step, float* params, float* m, float* v,
+               const float* grads) {
+  ACX_CHECK(step >= 1, "Adam steps count from 1");
+  const double t = static_cast<double>(step);
+  AdamArgs a;
+  a.lr = cfg.lr;
+  a.beta1 = cfg.beta1;
+  a.beta2 = cfg.beta2;
+  a.eps = cfg.eps;
+  a.weight_decay = cfg.weight_decay;
+  a.step_size = static_cast<float>(cfg.lr / (1.0 - std::pow(static_cast<double>(cfg.beta1), t)));
+  a.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(static_cast<double>(cfg.beta2), t)));
+  a.decoupled = cfg.decoupled ? 1 : 0;
+  a.params = params;
+  a.m = m;
+  a.v = v;
+  a.grads = grads;
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::adam_update(a, n, dev.stream()));
+  } else {
+    cpu_kernels::adam_update(a, n);
+  }
+}
+
+void polyak_update(const Device& dev, int64_t n, float tau, const float* online, float* target) {
+  axpby(dev, n, tau, online, 1.0f - tau, target);
+}
+
+void clip_grad_norm(const Device& dev, int n_members, int64_t n_params, float max_norm, float* grads, float* norms) {
+  ACX_CHECK(n_members > 0 && n_params > 0, "clip_grad_norm of an empty buffer");
+  NormPartialArgs np;
+  np.n_params = n_params;
+  np.n_chunks = ceil_div(n_params, kNormChunk);
+  np.x = grads;
+  Buffer<double> partial(dev, static_cast<size_t>(np.n_chunks * n_members));
+  Buffer<float> scales(dev, static_cast<size_t>(n_members));
+  np.partial = partial.data();
+  ClipArgs ca;
+  ca.n_chunks = np.n_chunks;
+  ca.partial = partial.data();
+  ca.max_norm = max_norm;
+  ca.norms = norms;
+  ca.scales = scales.data();
+  ScaleMembersArgs sm;
+  sm.n_params = n_params;
+  sm.scales = scales.data();
+  sm.x = grads;
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::norm_partials(np, n_members, dev.stream()));
+    ACX_ON_CUDA(cuda_kernels::clip_finalize(ca, n_members, dev.stream()));
+    if (max_norm > 0) ACX_ON_CUDA(cuda_kernels::scale_members(sm, n_members, dev.stream()));
+    dev.synchronize();  // the scratch buffers are released on return
+  } else {
+    cpu_kernels::norm_partials(np, n_members);
+    cpu_kernels::clip_finalize(ca, n_members);
+    if (max_norm > 0) cpu_kernels::scale_members(sm, n_members);
+  }
+}
+
+void td_loss_grad(const Device& dev, TdLoss kind, float huber_delta, int n_members, int batch, const float* q,
+                  const float* y, int64_t y_stride, float* dq, float* loss) {
+  ACX_CHECK(batch > 0 && n_members > 0, "a TD loss over an empty batch");
+  ACX_CHECK(kind == TdLoss::kMse || huber_delta > 0, "the Huber loss needs delta > 0");
+  TdLossArgs a;
+  a.kind = kind;
+  a.delta = huber_delta;
+  a.batch = batch;
+  a.q = q;
+  a.y = y;
+  a.y_stride = y_stride;
+  a.dq = dq;
+  a.loss = loss;
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::td_grad(a, n_members, dev.stream()));
+  } else {
+    cpu_kernels::td_grad(a, n_members);
+  }
+}
+
+}  // namespace acx::ops

@@ -1,0 +1,49 @@
+// CPU shells of the optimizer kernels (kernels/optim.h): OpenMP loops over
+// the same element math. The reductions add each chunk (and each member's
+// batch) in index order in float64.
+#include "kernels/optim.h"
+
+namespace acx::cpu_kernels {
+
+void adam_update(const AdamArgs& a, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) adam_update_at(a, i);
+}
+
+void norm_partials(const NormPartialArgs& a, int n_members) {
+  const int64_t n_blocks = a.n_chunks * n_members;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < n_blocks; ++t) {
+    const int64_t e = t / a.n_chunks, c = t % a.n_chunks;
+    const int64_t begin = c * kNormChunk;
+    const int64_t end = begin + kNormChunk < a.n_params ? begin + kNormChunk : a.n_params;
+    const float* x = a.x + e * a.n_params;
+    double s = 0;
+    for (int64_t j = begin; j < end; ++j) s += static_cast<double>(x[j]) * x[j];
+    a.partial[t] = s;
+  }
+}
+
+void clip_finalize(const ClipArgs& a, int n_members) {
+  for (int64_t e = 0; e < n_members; ++e) clip_finalize_at(a, e);
+}
+
+void scale_members(const ScaleMembersArgs& a, int n_members) {
+  const int64_t n = a.n_params * n_members;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) scale_members_at(a, i);
+}
+
+void td_grad(const TdLossArgs& a, int n_members) {
+  const int64_t n = a.batch * n_members;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) td_grad_at(a, i);
+  if (!a.loss) return;
+  for (int64_t e = 0; e < n_members; ++e) {
+    double s = 0;
+    for (int64_t b = 0; b < a.batch; ++b) s += td_loss_value(a.kind, a.delta, td_residual(a, e * a.batch + b));
+    a.loss[e] = static_cast<float>(s / static_cast<double>(a.batch));
+  }
+}
+
+}  // namespace acx::cpu_kernels

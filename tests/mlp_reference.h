@@ -1,0 +1,146 @@
+// mlp_reference.h: a plain float64 MLP for the tests, written from the
+// layout documented in kernels/mlp.h and sharing no code with it: loops over
+// one sample at a time, no GEMM, no element math from kernels/. It gives the
+// forward pass, the reverse-mode gradient of <g, y> with respect to the
+// parameters and the input, and the forward-mode tangent along a parameter
+// direction; finite differences check it in turn.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace acx::test {
+
+class RefMlp {
+ public:
+  // widths: the hidden widths followed by the output width. tanh_out: the
+  // output is mid + half * tanh(z) per dimension (from low/high), else z.
+  RefMlp(int in_dim, std::vector<int> hidden, int out_dim, bool tanh_out, std::vector<double> low = {},
+         std::vector<double> high = {})
+      : in_dim_(in_dim), tanh_out_(tanh_out) {
+    widths_ = hidden;
+    widths_.push_back(out_dim);
+    int prev = in_dim;
+    int64_t offset = 0;
+    for (int w : widths_) {
+      ins_.push_back(prev);
+      w_off_.push_back(offset);
+      offset += static_cast<int64_t>(w) * prev;  // W [w, prev]
+      b_off_.push_back(offset);
+      offset += w;                               // b [w]
+      prev = w;
+    }
+    n_params_ = offset;
+    for (size_t i = 0; i < low.size(); ++i) {
+      mid_.push_back((high[i] + low[i]) / 2);
+      half_.push_back((high[i] - low[i]) / 2);
+    }
+  }
+
+  int64_t n_params() const { return n_params_; }
+  int in_dim() const { return in_dim_; }
+  int out_dim() const { return widths_.back(); }
+
+  // y = f(x; p) for one sample.
+  std::vector<double> forward(const double* p, const double* x) const {
+    Trace t = run(p, x);
+    return t.h.back();
+  }
+
+  // Accumulates d<g, f(x; p)>/dp into dp (n_params) and writes d<g, f>/dx into dx (in_dim) when not null.
+  void backward(const double* p, const double* x, const double* g, double* dp, double* dx) const {
+    Trace t = run(p, x);
+    const int L = static_cast<int>(widths_.size());
+    std::vector<double> delta(widths_[L - 1]);
+    for (int o = 0; o < widths_[L - 1]; ++o) delta[o] = g[o] * out_derivative(o, t.z[L - 1][o]);
+    for (int l = L - 1; l >= 0; --l) {
+      const std::vector<double>& input = l == 0 ? t.x : t.h[l - 1];
+      const int n_in = ins_[l], n_out = widths_[l];
+      for (int o = 0; o < n_out; ++o) {
+        for (int i = 0; i < n_in; ++i) dp[w_off_[l] + o * n_in + i] += delta[o] * input[i];
+        dp[b_off_[l] + o] += delta[o];
+      }
+      std::vector<double> dh(n_in, 0.0);
+      for (int i = 0; i < n_in; ++i)
+        for (int o = 0; o < n_out; ++o) dh[i] += delta[o] * p[w_off_[l] + o * n_in + i];
+      if (l == 0) {
+        if (dx)
+          for (int i = 0; i < n_in; ++i) dx[i] = dh[i];
+      } else {
+        delta.assign(n_in, 0.0);
+        for (int i = 0; i < n_in; ++i) delta[i] = t.z[l - 1][i] > 0 ? dh[i] : 0.0;
+      }
+    }
+  }
+
+  // d/dt f(x; p + t v) at t = 0, by forward mode.
+  std::vector<double> jvp(const double* p, const double* v, const double* x) const {
+    std::vector<double> h(x, x + in_dim_), dh(in_dim_, 0.0);
+    const int L = static_cast<int>(widths_.size());
+    for (int l = 0; l < L; ++l) {
+      const int n_in = ins_[l], n_out = widths_[l];
+      std::vector<double> nh(n_out), ndh(n_out);
+      for (int o = 0; o < n_out; ++o) {
+        double z = p[b_off_[l] + o], dz = v[b_off_[l] + o];
+        for (int i = 0; i < n_in; ++i) {
+          z += p[w_off_[l] + o * n_in + i] * h[i];
+          dz += v[w_off_[l] + o * n_in + i] * h[i] + p[w_off_[l] + o * n_in + i] * dh[i];
+        }
+        if (l + 1 < L) {
+          nh[o] = z > 0 ? z : 0;
+          ndh[o] = z > 0 ? dz : 0;
+        } else {
+          nh[o] = out_value(o, z);
+          ndh[o] = out_derivative(o, z) * dz;
+        }
+      }
+      h = nh;
+      dh = ndh;
+    }
+    return dh;
+  }
+
+ private:
+  struct Trace {
+    std::vector<double> x;
+    std::vector<std::vector<double>> z, h;
+  };
+
+  double out_value(int o, double z) const { return tanh_out_ ? mid_[o] + half_[o] * std::tanh(z) : z; }
+  double out_derivative(int o, double z) const {
+    if (!tanh_out_) return 1.0;
+    const double t = std::tanh(z);
+    return half_[o] * (1 - t * t);
+  }
+
+  Trace run(const double* p, const double* x) const {
+    Trace t;
+    t.x.assign(x, x + in_dim_);
+    const int L = static_cast<int>(widths_.size());
+    const std::vector<double>* input = &t.x;
+    for (int l = 0; l < L; ++l) {
+      const int n_in = ins_[l], n_out = widths_[l];
+      std::vector<double> z(n_out), h(n_out);
+      for (int o = 0; o < n_out; ++o) {
+        double s = p[b_off_[l] + o];
+        for (int i = 0; i < n_in; ++i) s += p[w_off_[l] + o * n_in + i] * (*input)[i];
+        z[o] = s;
+        h[o] = l + 1 < L ? (s > 0 ? s : 0) : out_value(o, s);
+      }
+      t.z.push_back(z);
+      t.h.push_back(h);
+      input = &t.h.back();
+    }
+    return t;
+  }
+
+  int in_dim_;
+  bool tanh_out_;
+  std::vector<int> widths_, ins_;
+  std::vector<int64_t> w_off_, b_off_;
+  int64_t n_params_ = 0;
+  std::vector<double> mid_, half_;
+};
+
+}  // namespace acx::test
