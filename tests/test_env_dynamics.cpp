@@ -532,8 +532,9 @@ TEST(CartpoleSwingup, RewardShapeAndTrackLimit) {
 template <typename Policy>
 double lqr_episode_cost(const Lqr::Params& p, std::vector<float> x, Policy&& policy) {
   double cost = 0.0;
+  x.resize(Lqr::kMaxDim, 0.0f);  // the env's arrays are kMaxDim long; entries past n are ignored
   for (int t = 0; t < Lqr::kMaxSteps; ++t) {
-    float u[Lqr::kMaxDim], r;
+    float u[Lqr::kMaxDim] = {}, r;
     bool term;
     policy(t, x, u);
     Lqr::step(p, x.data(), u, &r, &term);

@@ -1,0 +1,54 @@
+// td_target.h: the critic's regression target
+//     y = r + discount * min_q Q'_q(s', a')
+// with clipped double-Q (TD3, n_q = 2) or a single target critic (DDPG,
+// n_q = 1). `discount` comes from the replay buffer: gamma^k for a k-step
+// return, 0 where the window ended in a termination (no bootstrap), and
+// gamma^k where it ended in a truncation (the final observation bootstraps).
+//
+// Critic members are q-major: member q * K + k is critic q of agent k, so the
+// first K members (critic 0 of every agent) are contiguous for the actor's
+// update. The target is written once per critic member, (n_q * K, B), so
+// each member's TD loss reads its own row block.
+#pragma once
+
+#include <cstdint>
+
+#include "host/device.h"
+#include "kernels/common.h"
+
+namespace acx {
+
+struct TdTargetArgs {
+  int n_q;                  // critics per agent (1 or 2)
+  int n_agents;             // K
+  int64_t batch;            // B
+  const float* q_next;      // (n_q * K, B) target critics at (s', a')
+  const float* reward;      // (K, B) n-step discounted reward
+  const float* discount;    // (K, B)
+  float* y;                 // (n_q * K, B)
+};
+
+ACX_HD void td_target_at(const TdTargetArgs& a, int64_t i) {
+  // i indexes (agent k, sample b) = k * B + b.
+  const int64_t kb = a.n_agents * a.batch;
+  float q = a.q_next[i];
+  for (int j = 1; j < a.n_q; ++j) {
+    const float qj = a.q_next[j * kb + i];
+    q = qj < q ? qj : q;
+  }
+  const float y = a.reward[i] + a.discount[i] * q;
+  for (int j = 0; j < a.n_q; ++j) a.y[j * kb + i] = y;
+}
+
+namespace ops {
+void td_target(const Device& dev, const TdTargetArgs& a);
+}
+
+namespace cpu_kernels {
+void td_target(const TdTargetArgs& a);
+}
+namespace cuda_kernels {
+void td_target(const TdTargetArgs& a, void* stream);
+}
+
+}  // namespace acx
