@@ -1,5 +1,6 @@
 #include "envs/vec_env.h"
 
+#include <cstring>
 #include <map>
 
 #include "host/error.h"
@@ -56,6 +57,48 @@ std::vector<float> VecEnv::state_host() const {
 
 size_t VecEnv::bytes_per_env() const {
   return sizeof(float) * (info_.state_dim + 2 * info_.obs_dim + 3) + 2 * sizeof(uint8_t) + 3 * sizeof(int32_t);
+}
+
+std::vector<HostArray> VecEnv::to_host() const {
+  const int64_t n = n_envs_;
+  const size_t un = static_cast<size_t>(n);
+  const int64_t sd = info_.state_dim, od = info_.obs_dim;
+  std::vector<HostArray> out;
+  out.push_back(device_to_host_array(dev_, "env.state", {sd, n}, state_.data(), un * sd));
+  out.push_back(device_to_host_array(dev_, "env.obs", {n, od}, obs_.data(), un * od));
+  out.push_back(device_to_host_array(dev_, "env.final_obs", {n, od}, final_obs_.data(), un * od));
+  out.push_back(device_to_host_array(dev_, "env.reward", {n}, reward_.data(), un));
+  out.push_back(device_to_host_array(dev_, "env.terminated", {n}, terminated_.data(), un));
+  out.push_back(device_to_host_array(dev_, "env.truncated", {n}, truncated_.data(), un));
+  out.push_back(device_to_host_array(dev_, "env.episode_step", {n}, episode_step_.data(), un));
+  out.push_back(device_to_host_array(dev_, "env.episode_index", {n}, episode_index_.data(), un));
+  out.push_back(device_to_host_array(dev_, "env.episode_return", {n}, episode_return_.data(), un));
+  out.push_back(device_to_host_array(dev_, "env.done_return", {n}, done_return_.data(), un));
+  out.push_back(device_to_host_array(dev_, "env.done_length", {n}, done_length_.data(), un));
+  const std::vector<uint64_t> seed{seed_};
+  HostArray s{"env.seed", "I64", {1}, std::vector<uint8_t>(8)};
+  std::memcpy(s.bytes.data(), seed.data(), 8);
+  out.push_back(std::move(s));
+  return out;
+}
+
+void VecEnv::from_host(const std::vector<HostArray>& arrays) {
+  const size_t n = static_cast<size_t>(n_envs_);
+  const size_t sd = info_.state_dim, od = info_.obs_dim;
+  host_array_to_device(dev_, arrays, "env.state", "F32", n * sd, state_.data());
+  host_array_to_device(dev_, arrays, "env.obs", "F32", n * od, obs_.data());
+  host_array_to_device(dev_, arrays, "env.final_obs", "F32", n * od, final_obs_.data());
+  host_array_to_device(dev_, arrays, "env.reward", "F32", n, reward_.data());
+  host_array_to_device(dev_, arrays, "env.terminated", "U8", n, terminated_.data());
+  host_array_to_device(dev_, arrays, "env.truncated", "U8", n, truncated_.data());
+  host_array_to_device(dev_, arrays, "env.episode_step", "I32", n, episode_step_.data());
+  host_array_to_device(dev_, arrays, "env.episode_index", "U32", n, episode_index_.data());
+  host_array_to_device(dev_, arrays, "env.episode_return", "F32", n, episode_return_.data());
+  host_array_to_device(dev_, arrays, "env.done_return", "F32", n, done_return_.data());
+  host_array_to_device(dev_, arrays, "env.done_length", "I32", n, done_length_.data());
+  for (const HostArray& a : arrays) {
+    if (a.name == "env.seed" && a.bytes.size() == 8) std::memcpy(&seed_, a.bytes.data(), 8);
+  }
 }
 
 namespace {

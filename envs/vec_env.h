@@ -18,6 +18,7 @@
 #include "envs/vec_env_step.h"
 #include "host/buffer.h"
 #include "host/device.h"
+#include "host/host_array.h"
 
 namespace acx {
 
@@ -70,6 +71,11 @@ class VecEnv {
 
   // Bytes of device memory per env.
   size_t bytes_per_env() const;
+
+  // Every per-env array and the seed, for checkpoints ("env.state", ...), and
+  // back: a resumed env continues exactly where the saved one stood.
+  std::vector<HostArray> to_host() const;
+  void from_host(const std::vector<HostArray>& arrays);
 
  protected:
   Device dev_;

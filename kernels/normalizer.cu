@@ -1,0 +1,77 @@
+// normalizer.cu: CUDA shells of the running observation statistics
+// (kernels/normalizer.h).
+//
+// The update is one block per feature: each thread adds a fixed strided
+// slice of the rows in float64, a warp-shuffle tree and thread 0 finish the
+// sum (first the mean, then the squared deviations from it), and thread 0
+// merges the batch into the running statistics. The slices depend only on
+// n_rows and the block size, so an update is bitwise repeatable; no atomics.
+// Observation vectors are short, so a block per feature is enough parallelism
+// for the thousands of env rows of a step. normalize is one thread per element.
+#include "kernels/device_api.h"
+#include "kernels/normalizer.h"
+
+namespace acx {
+
+namespace {
+
+constexpr int kBlock = 256;
+
+// The block's sum of s, valid in thread 0. warp_sums: kBlock / kWarpSize doubles.
+ACX_DEVICE double normalizer_block_sum(double s, double* warp_sums) {
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullWarpMask, s, offset);
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  if (lane == 0) warp_sums[warp] = s;
+  __syncthreads();
+  double total = 0;
+  if (threadIdx.x == 0) {
+    for (int w = 0; w < kBlock / kWarpSize; ++w) total += warp_sums[w];
+  }
+  return total;
+}
+
+__global__ void normalizer_update_kernel(NormalizerUpdateArgs a) {
+  ACX_SHARED_ARRAY(double, warp_sums, kBlock / kWarpSize);
+  ACX_SHARED_ARRAY(double, batch_mean, 1);
+  const int d = blockIdx.x;
+  double s = 0;
+  for (int64_t r = threadIdx.x; r < a.n_rows; r += blockDim.x) s += a.x[r * a.obs_dim + d];
+  const double sum = normalizer_block_sum(s, warp_sums);
+  if (threadIdx.x == 0) batch_mean[0] = sum / static_cast<double>(a.n_rows);
+  // Also orders thread 0's reads of warp_sums before the second round's writes.
+  __syncthreads();
+  const double m = batch_mean[0];
+  double q = 0;
+  for (int64_t r = threadIdx.x; r < a.n_rows; r += blockDim.x) {
+    const double c = a.x[r * a.obs_dim + d] - m;
+    q += c * c;
+  }
+  const double m2 = normalizer_block_sum(q, warp_sums);
+  if (threadIdx.x == 0) chan_merge(&a.count[d], &a.mean[d], &a.m2[d], static_cast<double>(a.n_rows), m, m2);
+}
+
+__global__ void normalize_obs_kernel(NormalizeArgs a, int64_t n) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    normalize_at(a, i);
+  }
+}
+
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+}  // namespace
+
+namespace cuda_kernels {
+
+void normalizer_update(const NormalizerUpdateArgs& a, void* stream) {
+  if (a.n_rows == 0) return;
+  ACX_LAUNCH(normalizer_update_kernel, static_cast<unsigned>(a.obs_dim), kBlock, 0, as_stream(stream), a);
+}
+
+void normalize_obs(const NormalizeArgs& a, void* stream) {
+  const int64_t n = a.n_rows * a.obs_dim;
+  ACX_LAUNCH(normalize_obs_kernel, grid_for(n, kBlock), kBlock, 0, as_stream(stream), a, n);
+}
+
+}  // namespace cuda_kernels
+}  // namespace acx
