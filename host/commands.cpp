@@ -21,6 +21,7 @@ void register_commands(CLI::App& app) {
   register_devices_command(app);
   register_envs_commands(app);
   register_gradcheck_command(app);
+  register_train_commands(app);
 }
 
 void run_selected_command(CLI::App& app) {

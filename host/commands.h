@@ -22,5 +22,6 @@ void add_command(CLI::App* sub, CommandRunner run);
 void register_devices_command(CLI::App& app);
 void register_envs_commands(CLI::App& app);
 void register_gradcheck_command(CLI::App& app);
+void register_train_commands(CLI::App& app);
 
 }  // namespace acx
