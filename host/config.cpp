@@ -298,9 +298,9 @@ bool Range::contains(double x) const {
 std::string Range::describe() const {
   const bool has_lo = !(std::isinf(lo) && lo < 0), has_hi = !(std::isinf(hi) && hi > 0);
   if (has_lo && has_hi)
-    return fmt::format("in {}{:g}, {:g}{}", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
-  if (has_lo) return fmt::format("{} {:g}", lo_open ? ">" : ">=", lo);
-  if (has_hi) return fmt::format("{} {:g}", hi_open ? "<" : "<=", hi);
+    return fmt::format("in {}{}, {}{}", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
+  if (has_lo) return fmt::format("{} {}", lo_open ? ">" : ">=", lo);
+  if (has_hi) return fmt::format("{} {}", hi_open ? "<" : "<=", hi);
   return "any number";
 }
 
@@ -407,6 +407,8 @@ std::string ConfigSchema::markdown_table() const {
   std::string out = "| key | type | default | doc |\n| --- | --- | --- | --- |\n";
   for (const ConfigEntry& e : entries_) {
     std::string doc = markdown_escape(e.doc);
+    // Docs are one-line phrases; end them so the constraint reads as its own sentence.
+    if (!doc.empty() && doc.back() != '.') doc += '.';
     const std::string v = validator_text(e);
     if (!e.choices.empty()) {
       doc += " One of:";

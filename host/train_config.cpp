@@ -62,7 +62,11 @@ ConfigSchema train_schema() {
 const std::map<std::string, std::string>& env_defaults(const std::string& env) {
   static const std::map<std::string, std::map<std::string, std::string>> table = {
       {"pendulum",
-       {{"run.total_env_steps", "20000"}, {"env.n_envs", "4"}, {"run.eval_every", "2000"}}},
+       {{"run.total_env_steps", "20000"},
+        {"env.n_envs", "4"},
+        {"run.eval_every", "2000"},
+        {"net.actor_hidden", "[128, 128]"},
+        {"net.critic_hidden", "[128, 128]"}}},
       {"mountain-car-continuous",
        {{"run.total_env_steps", "100000"},
         {"env.n_envs", "16"},

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Fresh Debian 12 machine to a running acx: install what is missing, build
-# Release into build/, and run the main job with defaults.
+# Fresh Debian 12 machine to a trained agent: install what is missing, build
+# Release into build/, show the devices, and train TD3 on pendulum with the
+# defaults (about two minutes on two CPU cores), ending with the run's summary.
+# Extra arguments go to `acx train` (e.g. scripts/quickstart.sh --env lqr).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ACX_ROOT"
@@ -15,3 +17,9 @@ echo "quickstart: building Release into build/ ($cuda_flag)"
 configure_and_build build -DCMAKE_BUILD_TYPE=Release -DACX_BUILD_TESTS=OFF $cuda_flag
 echo "quickstart: build/acx devices"
 ./build/acx devices
+out="runs/quickstart-$(date +%Y%m%d-%H%M%S)"
+args=("$@")
+[ ${#args[@]} -eq 0 ] && args=(--env pendulum --algo td3)
+echo "quickstart: build/acx train ${args[*]} --out $out"
+./build/acx train "${args[@]}" --out "$out"
+echo "quickstart: done; metrics, checkpoint, learning_curve.png and summary.json are in $out/"

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Drive gymnasium's own Pendulum-v1 (or another gymnasium env with the same
+observation layout) with the actor of an acx checkpoint, to show the policy
+acx learned works outside acx.
+
+    python3 tools/eval_in_gymnasium.py runs/pendulum-td3-seed1/checkpoint.safetensors \
+        [--env-id Pendulum-v1] [--episodes 10] [--agent 0] [--min-return -200]
+
+Reads the checkpoint with a few lines of json + numpy (the safetensors layout:
+8-byte header length, JSON header, raw little-endian data), takes the tensors
+actor.layers.{l}.weight (K, out, in) and actor.layers.{l}.bias (K, out) of
+agent --agent, and runs the actor in float64: ReLU hidden layers, then
+a = mid + half * tanh(z) with mid/half from the checkpoint's action bounds.
+Shares no code with acx. Installs gymnasium into a private venv on first use.
+Prints JSON; exits 1 when the mean return is below --min-return.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+GYMNASIUM_VERSION = "1.0.0"
+
+
+def ensure_gymnasium():
+    try:
+        import gymnasium  # noqa: F401
+        import numpy  # noqa: F401
+        return
+    except ImportError:
+        pass
+    venv = os.environ.get("ACX_GYM_VENV", os.path.join(os.environ.get("TMPDIR", "/tmp"), "acx-gym-eval-venv"))
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        subprocess.check_call([sys.executable, "-m", "venv", venv])
+    subprocess.check_call([py, "-m", "pip", "install", "-q", f"gymnasium=={GYMNASIUM_VERSION}", "numpy"])
+    os.execv(py, [py] + sys.argv)
+
+
+def read_safetensors(path):
+    import numpy as np
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8, "U32": np.uint32}
+    data = raw[8 + n:]
+    tensors = {}
+    for name, t in header.items():
+        b, e = t["data_offsets"]
+        tensors[name] = np.frombuffer(data[b:e], dtype=dtypes[t["dtype"]]).reshape(t["shape"])
+    return tensors, meta
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("--env-id", default="Pendulum-v1")
+    ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--agent", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=1000)
+    ap.add_argument("--min-return", type=float, default=None)
+    args = ap.parse_args()
+    ensure_gymnasium()
+    import gymnasium as gym
+    import numpy as np
+
+    tensors, meta = read_safetensors(args.checkpoint)
+    layers = json.loads(meta["actor_layers"])
+    low = np.array(json.loads(meta["action_low"]), dtype=np.float64)
+    high = np.array(json.loads(meta["action_high"]), dtype=np.float64)
+    mid, half = (high + low) / 2, (high - low) / 2
+    W = [tensors[f"actor.layers.{l}.weight"][args.agent].astype(np.float64) for l in range(len(layers))]
+    b = [tensors[f"actor.layers.{l}.bias"][args.agent].astype(np.float64) for l in range(len(layers))]
+
+    def actor(obs):
+        h = np.asarray(obs, dtype=np.float64)
+        for l in range(len(layers)):
+            z = W[l] @ h + b[l]
+            h = np.maximum(z, 0.0) if l + 1 < len(layers) else mid + half * np.tanh(z)
+        return h.astype(np.float32)
+
+    env = gym.make(args.env_id)
+    returns = []
+    for ep in range(args.episodes):
+        obs, _ = env.reset(seed=args.seed + ep)
+        total, done = 0.0, False
+        while not done:
+            obs, r, terminated, truncated, _ = env.step(actor(obs))
+            total += float(r)
+            done = terminated or truncated
+        returns.append(total)
+    mean = float(np.mean(returns))
+    out = {"checkpoint": args.checkpoint, "env_id": args.env_id, "gymnasium": gym.__version__,
+           "agent": args.agent, "episodes": args.episodes, "mean_return": mean,
+           "std_return": float(np.std(returns)), "returns": returns}
+    print(json.dumps(out, indent=1))
+    if args.min_return is not None and mean < args.min_return:
+        print(f"mean return {mean:.1f} is below {args.min_return}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
