@@ -22,6 +22,7 @@ MlpSpec actor_spec(const EnvInfo& env, const AgentConfig& cfg) {
   s.output = Activation::kTanhScaled;
   s.out_low = env.action_low;
   s.out_high = env.action_high;
+  s.final_init_bound = cfg.final_init_bound;
   return s;
 }
 
@@ -31,6 +32,7 @@ MlpSpec critic_spec(const EnvInfo& env, const AgentConfig& cfg) {
   s.hidden = cfg.critic_hidden;
   s.out_dim = 1;
   s.output = Activation::kIdentity;
+  s.final_init_bound = cfg.final_init_bound;
   return s;
 }
 }  // namespace
@@ -140,7 +142,8 @@ void Agent::update(const TrainBatch& b, uint64_t update_index) {
               {MlpInput{critic_next_obs_.data(), obs_dim_, obs_stride},
                MlpInput{critic_next_act_.data(), act_dim_, act_stride}},
               *target_critic_tape_);
-  ops::td_target(dev_, TdTargetArgs{nq, K_, B_, target_critic_tape_->output(), b.reward, b.discount, y_.data()});
+  ops::td_target(dev_, TdTargetArgs{nq, K_, B_, target_critic_tape_->output(), b.reward, b.discount, y_.data(),
+                                        cfg_.reward_scale});
 
   // ---- critic step
   broadcast(b.obs, kb * obs_dim_, critic_obs_.data());

@@ -44,6 +44,8 @@ struct AgentConfig {
   TdLoss loss = TdLoss::kMse;
   float huber_delta = 1.0f;
   int batch = 256;
+  float reward_scale = 1.0f;      // the critic learns reward_scale x the return
+  float final_init_bound = 0.0f;  // > 0: last layers ~ U(-c, c) (DDPG's 3e-3); 0: PyTorch default
   uint64_t seed = 1;            // network initialization
   uint64_t smoothing_seed = 2;  // TD3 target smoothing noise
 };

@@ -27,9 +27,13 @@ ConfigSchema train_schema() {
   s.add_string("algo.loss", "mse", "critic TD loss: mse or huber", {"mse", "huber"});
   s.add_float("algo.huber_delta", 1.0, "Huber loss threshold", Range::above(0));
   s.add_float("algo.max_grad_norm", 0.0, "per-network gradient norm clip; 0: off", Range::at_least(0));
+  s.add_float("algo.reward_scale", 1.0, "rewards are multiplied by this in the critic's target", Range::above(0));
   // networks and optimizer
   s.add_int_list("net.actor_hidden", {256, 256}, "actor hidden widths (ReLU)", Range::closed(1, 8192));
   s.add_int_list("net.critic_hidden", {256, 256}, "critic hidden widths (ReLU)", Range::closed(1, 8192));
+  s.add_float("net.final_init_bound", 0.0,
+              "> 0: output layers start ~ U(-c, c), near-zero actions and values; 0: PyTorch's default",
+              Range::at_least(0));
   s.add_float("optim.actor_lr", 3e-4, "actor Adam learning rate", Range::above(0));
   s.add_float("optim.critic_lr", 3e-4, "critic Adam learning rate", Range::above(0));
   s.add_float("optim.weight_decay", 0.0, "AdamW decoupled weight decay; 0: plain Adam", Range::at_least(0));
@@ -67,18 +71,48 @@ const std::map<std::string, std::string>& env_defaults(const std::string& env) {
         {"run.eval_every", "2000"},
         {"net.actor_hidden", "[128, 128]"},
         {"net.critic_hidden", "[128, 128]"}}},
+      // The +100 at the goal is rare under random actions: strongly correlated
+      // OU noise from the first step (no uniform warm-up) finds it, and
+      // 3-step returns carry it back faster.
       {"mountain-car-continuous",
        {{"run.total_env_steps", "100000"},
         {"env.n_envs", "16"},
         {"explore.noise", "\"ou\""},
-        {"explore.sigma", "0.5"},
-        {"algo.warmup_steps", "10000"},
-        {"algo.learning_starts", "10000"},
+        {"explore.sigma", "0.6"},
+        {"algo.warmup_steps", "0"},
+        {"algo.learning_starts", "2000"},
+        {"algo.n_step", "3"},
+        {"algo.updates_per_step", "0.25"},
+        {"net.actor_hidden", "[64, 64]"},
+        {"net.critic_hidden", "[64, 64]"},
         {"run.eval_every", "10000"}}},
-      {"cartpole-swingup", {{"run.total_env_steps", "100000"}, {"env.n_envs", "16"}, {"run.eval_every", "10000"}}},
-      {"acrobot-continuous", {{"run.total_env_steps", "100000"}, {"env.n_envs", "16"}, {"run.eval_every", "10000"}}},
+      {"cartpole-swingup",
+       {{"run.total_env_steps", "100000"},
+        {"env.n_envs", "16"},
+        {"algo.updates_per_step", "0.5"},
+        {"net.actor_hidden", "[128, 128]"},
+        {"net.critic_hidden", "[128, 128]"},
+        {"run.eval_every", "10000"}}},
+      {"acrobot-continuous",
+       {{"run.total_env_steps", "100000"},
+        {"env.n_envs", "16"},
+        {"algo.updates_per_step", "0.5"},
+        {"net.actor_hidden", "[128, 128]"},
+        {"net.critic_hidden", "[128, 128]"},
+        {"run.eval_every", "10000"}}},
+      // Random or large early actions drive the unstable double integrator
+      // to costs of 1e6 per episode, which swamp the critic: start from
+      // near-zero actions, no uniform warm-up, small noise, scaled rewards.
       {"lqr",
-       {{"run.total_env_steps", "40000"}, {"env.n_envs", "8"}, {"run.eval_every", "4000"}, {"explore.sigma", "0.05"}}},
+       {{"run.total_env_steps", "40000"},
+        {"env.n_envs", "8"},
+        {"run.eval_every", "4000"},
+        {"explore.sigma", "0.05"},
+        {"algo.warmup_steps", "0"},
+        {"net.final_init_bound", "0.003"},
+        {"algo.reward_scale", "0.1"},
+        {"net.actor_hidden", "[64, 64]"},
+        {"net.critic_hidden", "[64, 64]"}}},
   };
   static const std::map<std::string, std::string> none;
   const auto it = table.find(env);

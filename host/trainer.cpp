@@ -63,6 +63,8 @@ AgentConfig agent_config(const Config& c) {
   a.loss = c.get_string("algo.loss") == "huber" ? TdLoss::kHuber : TdLoss::kMse;
   a.huber_delta = static_cast<float>(c.get_float("algo.huber_delta"));
   a.batch = static_cast<int>(c.get_int("algo.batch_size"));
+  a.reward_scale = static_cast<float>(c.get_float("algo.reward_scale"));
+  a.final_init_bound = static_cast<float>(c.get_float("net.final_init_bound"));
   a.seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltInit);
   a.smoothing_seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltSmooth);
   return a;

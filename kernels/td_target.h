@@ -1,5 +1,5 @@
 // td_target.h: the critic's regression target
-//     y = r + discount * min_q Q'_q(s', a')
+//     y = reward_scale * r + discount * min_q Q'_q(s', a')
 // with clipped double-Q (TD3, n_q = 2) or a single target critic (DDPG,
 // n_q = 1). `discount` comes from the replay buffer: gamma^k for a k-step
 // return, 0 where the window ended in a termination (no bootstrap), and
@@ -26,6 +26,7 @@ struct TdTargetArgs {
   const float* reward;      // (K, B) n-step discounted reward
   const float* discount;    // (K, B)
   float* y;                 // (n_q * K, B)
+  float reward_scale = 1.0f;  // the critic learns the scaled return
 };
 
 ACX_HD void td_target_at(const TdTargetArgs& a, int64_t i) {
@@ -36,7 +37,7 @@ ACX_HD void td_target_at(const TdTargetArgs& a, int64_t i) {
     const float qj = a.q_next[j * kb + i];
     q = qj < q ? qj : q;
   }
-  const float y = a.reward[i] + a.discount[i] * q;
+  const float y = a.reward_scale * a.reward[i] + a.discount[i] * q;
   for (int j = 0; j < a.n_q; ++j) a.y[j * kb + i] = y;
 }
 

@@ -23,13 +23,14 @@ TEST_P(TdTargetTest, ClippedDoubleQAndSingleQ) {
       for (int64_t i = 0; i < kb; i += 3) disc[i] = 0.0f;  // terminations
       Buffer<float> dq = Buffer<float>::from_host(dev, q), dr = Buffer<float>::from_host(dev, r),
                     dd = Buffer<float>::from_host(dev, disc), dy(dev, n_q * kb);
-      ops::td_target(dev, TdTargetArgs{n_q, k, b, dq.data(), dr.data(), dd.data(), dy.data()});
+      const float scale = n_q == 1 ? 1.0f : 0.25f;
+      ops::td_target(dev, TdTargetArgs{n_q, k, b, dq.data(), dr.data(), dd.data(), dy.data(), scale});
       const auto y = dy.to_host();
       std::vector<double> want(n_q * kb);
       for (int64_t i = 0; i < kb; ++i) {
         double m = q[i];
         if (n_q == 2) m = std::min<double>(m, q[kb + i]);
-        for (int j = 0; j < n_q; ++j) want[j * kb + i] = r[i] + static_cast<double>(disc[i]) * m;
+        for (int j = 0; j < n_q; ++j) want[j * kb + i] = scale * r[i] + static_cast<double>(disc[i]) * m;
       }
       EXPECT_TRUE(test::all_close(y, want, 1e-6, 1e-6)) << "n_q " << n_q << " k " << k << " b " << b;
       ASSERT_GT(test::l2_norm(y), 0.0);
