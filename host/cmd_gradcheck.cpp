@@ -17,6 +17,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "envs/registry.h"
@@ -39,6 +40,7 @@ struct GradcheckOptions {
   uint64_t seed = 1;
   std::string dump;
   std::string device = "auto";
+  bool layer_norm = false;
 };
 
 std::vector<int> parse_hidden(const std::string& text) {
@@ -68,17 +70,31 @@ struct Net64 {
   const Mlp* net;
   std::vector<double> p;  // (P)
 
-  std::vector<double> forward(const std::vector<double>& x) const {
+  // relu_pattern, when given, collects the sign of every hidden ReLU's input.
+  std::vector<double> forward(const std::vector<double>& x, std::vector<uint8_t>* relu_pattern = nullptr) const {
     std::vector<double> h = x;
     const MlpSpec& s = net->spec();
     for (int l = 0; l < net->n_layers(); ++l) {
       const int in = net->layer_in(l), out = net->layer_out(l);
-      std::vector<double> y(out);
+      std::vector<double> zs(out), y(out);
       for (int o = 0; o < out; ++o) {
         double z = p[net->bias_offset(l) + o];
         for (int i = 0; i < in; ++i) z += p[net->weight_offset(l) + static_cast<int64_t>(o) * in + i] * h[i];
+        zs[o] = z;
+      }
+      if (net->has_layer_norm(l)) {  // nn.LayerNorm(out, eps=1e-5): biased variance
+        double mean = 0, var = 0;
+        for (double z : zs) mean += z / out;
+        for (double z : zs) var += (z - mean) * (z - mean) / out;
+        const double r = 1.0 / std::sqrt(var + static_cast<double>(kLayerNormEps));
+        for (int o = 0; o < out; ++o)
+          zs[o] = p[net->gain_offset(l) + o] * (zs[o] - mean) * r + p[net->shift_offset(l) + o];
+      }
+      for (int o = 0; o < out; ++o) {
+        const double z = zs[o];
         if (l + 1 < net->n_layers()) {
           y[o] = z > 0 ? z : 0;
+          if (relu_pattern) relu_pattern->push_back(z > 0);
         } else if (s.output == Activation::kTanhScaled) {
           const double lo = s.out_low[o], hi = s.out_high[o];
           y[o] = 0.5 * (hi + lo) + 0.5 * (hi - lo) * std::tanh(z);
@@ -115,6 +131,33 @@ Worst compare(const std::vector<double>& got, const std::vector<double>& want) {
 
 std::vector<double> to64(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
+// Central differences (f(h) - f(-h)) / 2h of a float64 evaluation f(t,
+// relu_pattern) -> values. A ReLU whose input crosses 0 between the two ends
+// puts a kink inside the step and the difference measures neither side's
+// slope (a hidden unit within ~1e-6 of 0 happens in a few runs out of ten
+// with LayerNorm's larger tangents), so the step shrinks by 16 until no
+// ReLU flips between the ends; `shrunk` counts those differences.
+struct CentralDifference {
+  double h = 1e-6;
+  int shrunk = 0, unresolved = 0;
+
+  template <typename F>
+  std::vector<double> operator()(F&& f) {
+    for (double step = h;; step /= 16) {
+      std::vector<uint8_t> plus_pattern, minus_pattern;
+      const std::vector<double> plus = f(step, &plus_pattern), minus = f(-step, &minus_pattern);
+      const bool kink = plus_pattern != minus_pattern;
+      if (!kink || step < 1e-10) {
+        if (step != h) ++shrunk;
+        if (kink) ++unresolved;
+        std::vector<double> d(plus.size());
+        for (size_t i = 0; i < d.size(); ++i) d[i] = (plus[i] - minus[i]) / (2 * step);
+        return d;
+      }
+    }
+  }
+};
+
 std::vector<float> device_vector(const Device& dev, const float* p, size_t n) {
   std::vector<float> out(n);
   memory::copy_device_to_host(dev, out.data(), p, n * sizeof(float));
@@ -125,13 +168,22 @@ nlohmann::json layout_json(const Mlp& net, int members) {
   nlohmann::json layers = nlohmann::json::array();
   for (int l = 0; l < net.n_layers(); ++l) {
     const Activation a = net.activation(l);
-    layers.push_back({{"in", net.layer_in(l)},
-                      {"out", net.layer_out(l)},
-                      {"weight_offset", net.weight_offset(l)},
-                      {"bias_offset", net.bias_offset(l)},
-                      {"activation", a == Activation::kRelu ? "relu" : (a == Activation::kTanhScaled ? "tanh_scaled" : "identity")}});
+    nlohmann::json layer = {{"in", net.layer_in(l)},
+                            {"out", net.layer_out(l)},
+                            {"weight_offset", net.weight_offset(l)},
+                            {"bias_offset", net.bias_offset(l)},
+                            {"layer_norm", net.has_layer_norm(l)},
+                            {"activation", a == Activation::kRelu ? "relu" : (a == Activation::kTanhScaled ? "tanh_scaled" : "identity")}};
+    if (net.has_layer_norm(l)) {
+      layer["gain_offset"] = net.gain_offset(l);
+      layer["shift_offset"] = net.shift_offset(l);
+    }
+    layers.push_back(layer);
   }
-  nlohmann::json j = {{"members", members}, {"n_params", net.n_params()}, {"layers", layers}};
+  nlohmann::json j = {{"members", members},
+                      {"n_params", net.n_params()},
+                      {"layer_norm_eps", static_cast<double>(kLayerNormEps)},
+                      {"layers", layers}};
   if (net.spec().output == Activation::kTanhScaled) {
     j["out_low"] = net.spec().out_low;
     j["out_high"] = net.spec().out_high;
@@ -154,10 +206,12 @@ void run_gradcheck(const GradcheckOptions& opt) {
   as.output = Activation::kTanhScaled;
   as.out_low = env.action_low;
   as.out_high = env.action_high;
+  as.layer_norm = opt.layer_norm;
   MlpSpec cs;
   cs.in_dim = S + A;
   cs.hidden = hidden;
   cs.out_dim = 1;
+  cs.layer_norm = opt.layer_norm;
   const Mlp actor(dev, as), critic(dev, cs);
   const int64_t Pa = actor.n_params(), Pc = critic.n_params();
 
@@ -168,6 +222,23 @@ void run_gradcheck(const GradcheckOptions& opt) {
   mlp_init(critic, E, opt.seed, 2, critic_p.data());
   std::vector<float> obs(static_cast<size_t>(B) * S), direction(static_cast<size_t>(E * Pa));
   PhiloxStream rng(opt.seed, RngPurpose::kTest, 0, 0);
+  if (opt.layer_norm) {
+    // LayerNorm starts at g = 1, beta = 0, where dQ/dg and dQ/dbeta could hide
+    // behind the symmetry of the init; move them off it (g in [0.5, 1.5),
+    // beta in [-0.5, 0.5)) so that every LayerNorm parameter matters.
+    PhiloxStream ln_rng(opt.seed, RngPurpose::kTest, 100, 0);
+    for (auto [net, buf] : {std::pair<const Mlp*, Buffer<float>*>{&actor, &actor_p}, {&critic, &critic_p}}) {
+      std::vector<float> p = buf->to_host();
+      for (int e = 0; e < E; ++e)
+        for (int l = 0; l < net->n_layers(); ++l)
+          if (net->has_layer_norm(l))
+            for (int o = 0; o < net->layer_out(l); ++o) {
+              p[e * net->n_params() + net->gain_offset(l) + o] += ln_rng.uniform(-0.5f, 0.5f);
+              p[e * net->n_params() + net->shift_offset(l) + o] += ln_rng.uniform(-0.5f, 0.5f);
+            }
+      buf->copy_from_host(p.data(), p.size());
+    }
+  }
   for (int b = 0; b < B; ++b)
     for (int i = 0; i < S; ++i) {
       const float lo = std::isfinite(env.obs_low[i]) ? std::max(env.obs_low[i], -10.0f) : -2.0f;
@@ -196,7 +267,7 @@ void run_gradcheck(const GradcheckOptions& opt) {
              h_tangent = tangent.to_host(), h_actor_p = actor_p.to_host(), h_critic_p = critic_p.to_host();
 
   // float64 evaluations.
-  const double h = 1e-6;
+  CentralDifference fd;
   const int kChecked = 48;  // parameters per member checked one by one (plus every bias of the last layer)
   std::vector<double> q64, dq_da_fd, agrad_got, agrad_fd, cgrad_got, cgrad_fd, jvp_fd;
   for (int e = 0; e < E; ++e) {
@@ -205,21 +276,22 @@ void run_gradcheck(const GradcheckOptions& opt) {
     auto state = [&](int b) {
       return std::vector<double>(obs.begin() + static_cast<size_t>(b) * S, obs.begin() + static_cast<size_t>(b + 1) * S);
     };
-    auto q_at = [&](const Net64& c, int b, const std::vector<double>& a) {
+    using Pattern = std::vector<uint8_t>;
+    auto q_at = [&](const Net64& c, int b, const std::vector<double>& a, Pattern* pattern = nullptr) {
       std::vector<double> x = state(b);
       x.insert(x.end(), a.begin(), a.end());
-      return c.forward(x)[0];
+      return c.forward(x, pattern)[0];
     };
-    auto actor_objective = [&](const Net64& m) {
+    auto actor_objective = [&](const Net64& m, Pattern* pattern) {
       double s = 0;
-      for (int b = 0; b < B; ++b) s += q_at(qn, b, m.forward(state(b)));
+      for (int b = 0; b < B; ++b) s += q_at(qn, b, m.forward(state(b), pattern), pattern);
       return s / B;
     };
-    auto critic_objective = [&](const Net64& c) {
+    auto critic_objective = [&](const Net64& c, Pattern* pattern) {
       double s = 0;
       for (int b = 0; b < B; ++b) {
         const size_t row = static_cast<size_t>(e * B + b) * A;
-        s += q_at(c, b, to64(std::vector<float>(actions.begin() + row, actions.begin() + row + A)));
+        s += q_at(c, b, to64(std::vector<float>(actions.begin() + row, actions.begin() + row + A)), pattern);
       }
       return s / B;
     };
@@ -228,33 +300,40 @@ void run_gradcheck(const GradcheckOptions& opt) {
       const std::vector<double> a = to64(std::vector<float>(actions.begin() + row, actions.begin() + row + A));
       q64.push_back(q_at(qn, b, a));
       for (int k = 0; k < A; ++k) {
-        auto plus = a, minus = a;
-        plus[k] += h;
-        minus[k] -= h;
-        dq_da_fd.push_back((q_at(qn, b, plus) - q_at(qn, b, minus)) / (2 * h));
+        dq_da_fd.push_back(fd([&](double t, Pattern* pattern) {
+          auto shifted = a;
+          shifted[k] += t;
+          return std::vector<double>{q_at(qn, b, shifted, pattern)};
+        })[0]);
       }
       // JVP: (mu(u + h v) - mu(u - h v)) / 2h
-      Net64 up = mu, down = mu;
-      for (int64_t j = 0; j < Pa; ++j) {
-        up.p[j] += h * direction[e * Pa + j];
-        down.p[j] -= h * direction[e * Pa + j];
-      }
-      const auto yp = up.forward(state(b)), ym = down.forward(state(b));
-      for (int k = 0; k < A; ++k) jvp_fd.push_back((yp[k] - ym[k]) / (2 * h));
+      const auto jv = fd([&](double t, Pattern* pattern) {
+        Net64 shifted = mu;
+        for (int64_t j = 0; j < Pa; ++j) shifted.p[j] += t * direction[e * Pa + j];
+        return shifted.forward(state(b), pattern);
+      });
+      jvp_fd.insert(jvp_fd.end(), jv.begin(), jv.end());
     }
     // Parameter gradients, one parameter at a time on a spread of indices.
     auto check_params = [&](const Net64& net, int64_t P, const std::vector<float>& grad, auto&& objective,
-                            std::vector<double>& got, std::vector<double>& fd) {
+                            std::vector<double>& got, std::vector<double>& fd_out) {
       PhiloxStream pick(opt.seed, RngPurpose::kTest, 1 + static_cast<uint32_t>(e), 0);
       std::vector<int64_t> idx;
       for (int i = 0; i < kChecked && i < P; ++i) idx.push_back(static_cast<int64_t>(pick.next_u32() % P));
       for (int64_t j = P - net.net->layer_out(net.net->n_layers() - 1); j < P; ++j) idx.push_back(j);
+      for (int l = 0; l < net.net->n_layers(); ++l)  // a few gains and shifts of every LayerNorm
+        if (net.net->has_layer_norm(l))
+          for (int o = 0; o < std::min(4, net.net->layer_out(l)); ++o) {
+            idx.push_back(net.net->gain_offset(l) + o);
+            idx.push_back(net.net->shift_offset(l) + o);
+          }
       for (int64_t j : idx) {
-        Net64 plus = net, minus = net;
-        plus.p[j] += h;
-        minus.p[j] -= h;
         got.push_back(grad[e * P + j]);
-        fd.push_back((objective(plus) - objective(minus)) / (2 * h));
+        fd_out.push_back(fd([&](double t, Pattern* pattern) {
+          Net64 shifted = net;
+          shifted.p[j] += t;
+          return std::vector<double>{objective(shifted, pattern)};
+        })[0]);
       }
     };
     check_params(mu, Pa, h_actor_grad, actor_objective, agrad_got, agrad_fd);
@@ -274,8 +353,8 @@ void run_gradcheck(const GradcheckOptions& opt) {
       {"critic grad (vs FD)", compare(cgrad_got, cgrad_fd), 1e-3, cgrad_fd.size()},
       {"actor JVP (vs FD)", compare(to64(h_tangent), jvp_fd), 1e-3, jvp_fd.size()},
   };
-  fmt::print("gradcheck: env {} (obs {}, act {}), hidden {}, batch {}, members {}, seed {}, {}\n", env.name, S, A,
-             opt.hidden, B, E, opt.seed, dev.describe());
+  fmt::print("gradcheck: env {} (obs {}, act {}), hidden {}{}, batch {}, members {}, seed {}, {}\n", env.name, S, A,
+             opt.hidden, opt.layer_norm ? " with LayerNorm" : "", B, E, opt.seed, dev.describe());
   fmt::print("actor: {} params per member; critic: {} params per member\n", Pa, Pc);
   bool ok = true;
   for (const Row& r : rows) {
@@ -283,6 +362,10 @@ void run_gradcheck(const GradcheckOptions& opt) {
     ok = ok && pass;
     fmt::print("  {:<24} max rel err {:.2e} (tol {:.0e}, {} values, scale {:.3g})  {}\n", r.name, r.worst.rel, r.tol,
                r.n, r.worst.scale, pass ? "ok" : "FAIL");
+  }
+  if (fd.shrunk > 0) {
+    fmt::print("  ({} finite differences taken with a smaller step: a ReLU input within the step of 0{})\n", fd.shrunk,
+               fd.unresolved ? fmt::format(", {} still crossing at 1e-10", fd.unresolved) : "");
   }
 
   if (!opt.dump.empty()) {
@@ -307,12 +390,13 @@ void run_gradcheck(const GradcheckOptions& opt) {
         {"batch", B},
         {"members", E},
         {"seed", opt.seed},
+        {"layer_norm", opt.layer_norm},
         {"device", dev.describe()},
         {"actor", layout_json(actor, E)},
         {"critic", layout_json(critic, E)},
         {"files",
          {{"obs", {{"file", "obs.npy"}, {"shape", {B, S}}, {"what", "observations, shared by all members"}}},
-          {"actor_params", {{"file", "actor_params.npy"}, {"shape", {E, Pa}}, {"what", "actor parameters, flat layout"}}},
+          {"actor_params", {{"file", "actor_params.npy"}, {"shape", {E, Pa}}, {"what", "actor parameters, flat layout (per layer W, b, and with LayerNorm g, beta)"}}},
           {"critic_params", {{"file", "critic_params.npy"}, {"shape", {E, Pc}}, {"what", "critic parameters, flat layout; input concat(obs, action)"}}},
           {"actions", {{"file", "actions.npy"}, {"shape", {E, B, A}}, {"what", "a = mu_e(obs)"}}},
           {"q", {{"file", "q.npy"}, {"shape", {E, B}}, {"what", "Q_e(obs, a_e)"}}},
@@ -344,6 +428,7 @@ void register_gradcheck_command(CLI::App& app) {
   sub->add_option("--seed", opt->seed, "Seed of the parameters and the batch")->capture_default_str();
   sub->add_option("--dump", opt->dump, "Write inputs, parameters and outputs as .npy files and index.json here");
   sub->add_option("--device", opt->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  sub->add_flag("--layer-norm", opt->layer_norm, "LayerNorm (gain, shift) before every hidden ReLU of both networks");
   add_command(sub, [opt] { run_gradcheck(*opt); });
 }
 

@@ -62,6 +62,38 @@ void run_bias_grad(const Device& dev, const BiasGradArgs& a, int n_members) {
   }
 }
 
+void run_layer_norm_forward(const Device& dev, const LayerNormArgs& a, int n_members) {
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::layer_norm_forward(a, n_members, dev.stream()));
+  } else {
+    cpu_kernels::layer_norm_forward(a, n_members);
+  }
+}
+
+void run_layer_norm_jvp(const Device& dev, const LayerNormJvpArgs& a, int n_members) {
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::layer_norm_jvp(a, n_members, dev.stream()));
+  } else {
+    cpu_kernels::layer_norm_jvp(a, n_members);
+  }
+}
+
+void run_layer_norm_backward(const Device& dev, const LayerNormBackwardArgs& a, int n_members) {
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::layer_norm_backward(a, n_members, dev.stream()));
+  } else {
+    cpu_kernels::layer_norm_backward(a, n_members);
+  }
+}
+
+void run_layer_norm_param_grad(const Device& dev, const LayerNormParamGradArgs& a, int n_members) {
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::layer_norm_param_grad(a, n_members, dev.stream()));
+  } else {
+    cpu_kernels::layer_norm_param_grad(a, n_members);
+  }
+}
+
 void run_init_uniform(const Device& dev, const InitArgs& a, int n_members) {
   if (dev.is_cuda()) {
     ACX_ON_CUDA(cuda_kernels::init_uniform(a, n_members, dev.stream()));
@@ -102,6 +134,28 @@ void layer_product(const Mlp& net, int l, const float* weights, const std::vecto
   }
 }
 
+// Layer l's LayerNorm on the GEMM output x W^T (in tape.ln_xhat[l]).
+LayerNormArgs layer_norm_args(const Mlp& net, int l, const float* params, MlpTape& tape) {
+  LayerNormArgs a;
+  a.rows = tape.batch;
+  a.n = net.layer_out(l);
+  a.bias = params + net.bias_offset(l);
+  a.gain = params + net.gain_offset(l);
+  a.shift = params + net.shift_offset(l);
+  a.param_stride = net.n_params();
+  a.xhat = tape.ln_xhat[l].data();
+  a.rstd = tape.ln_rstd[l].data();
+  a.y = tape.pre[l].data();
+  a.h = tape.post[l].data();
+  return a;
+}
+
+// Where layer l's GEMM writes x W^T: over z in place, or, before a
+// LayerNorm, into the buffer that will hold n.
+float* product_target(const Mlp& net, int l, MlpTape& tape) {
+  return net.has_layer_norm(l) ? tape.ln_xhat[l].data() : tape.pre[l].data();
+}
+
 BiasActArgs bias_act_args(const Mlp& net, int l, const float* params, MlpTape& tape) {
   BiasActArgs a;
   a.rows = tape.batch;
@@ -132,6 +186,7 @@ Mlp::Mlp(const Device& dev, MlpSpec spec) : dev_(dev), spec_(std::move(spec)) {
   for (size_t l = 0; l < out_.size(); ++l) {
     w_offset_.push_back(offset);
     offset += static_cast<int64_t>(out_[l]) * (in_[l] + 1);
+    if (spec_.layer_norm && l + 1 < out_.size()) offset += 2 * static_cast<int64_t>(out_[l]);  // g_l, beta_l
     max_width_ = std::max(max_width_, out_[l]);
   }
   n_params_ = offset;
@@ -157,6 +212,12 @@ MlpTape::MlpTape(const Mlp& net, int n_members_, int batch_) : n_members(n_membe
   for (int l = 0; l < net.n_layers(); ++l) {
     pre.emplace_back(dev, rows * net.layer_out(l));
     post.emplace_back(dev, rows * net.layer_out(l));
+    ln_xhat.emplace_back();
+    ln_rstd.emplace_back();
+    if (net.has_layer_norm(l)) {
+      ln_xhat.back() = Buffer<float>(dev, rows * net.layer_out(l));
+      ln_rstd.back() = Buffer<float>(dev, rows);
+    }
   }
   scratch0 = Buffer<float>(dev, rows * net.max_width());
   scratch1 = Buffer<float>(dev, rows * net.max_width());
@@ -176,8 +237,19 @@ void mlp_init(const Mlp& net, int n_members, uint64_t seed, uint32_t tag, float*
     a.offset = net.weight_offset(l);
     a.count = static_cast<int64_t>(net.layer_out(l)) * (net.layer_in(l) + 1);  // W_l and b_l
     a.bound = bound;
+    a.center = 0.0f;
     a.params = params;
     run_init_uniform(net.device(), a, n_members);
+    if (net.has_layer_norm(l)) {  // g_l = 1, beta_l = 0 (nn.LayerNorm's init)
+      a.count = net.layer_out(l);
+      a.bound = 0.0f;
+      a.offset = net.gain_offset(l);
+      a.center = 1.0f;
+      run_init_uniform(net.device(), a, n_members);
+      a.offset = net.shift_offset(l);
+      a.center = 0.0f;
+      run_init_uniform(net.device(), a, n_members);
+    }
   }
 }
 
@@ -186,8 +258,12 @@ void mlp_forward(const Mlp& net, const float* params, const std::vector<MlpInput
   tape.inputs = inputs;
   for (int l = 0; l < net.n_layers(); ++l) {
     const float* x = l > 0 ? tape.post[l - 1].data() : nullptr;
-    layer_product(net, l, params, inputs, x, tape.pre[l].data(), 0.0f, tape.n_members, tape.batch);
-    run_bias_act_forward(net.device(), bias_act_args(net, l, params, tape), tape.n_members);
+    layer_product(net, l, params, inputs, x, product_target(net, l, tape), 0.0f, tape.n_members, tape.batch);
+    if (net.has_layer_norm(l)) {
+      run_layer_norm_forward(net.device(), layer_norm_args(net, l, params, tape), tape.n_members);
+    } else {
+      run_bias_act_forward(net.device(), bias_act_args(net, l, params, tape), tape.n_members);
+    }
   }
 }
 
@@ -218,6 +294,30 @@ void mlp_backward(const Mlp& net, const float* params, MlpTape& tape, const floa
     const int in = net.layer_in(l), out = net.layer_out(l);
     const int64_t delta_stride = static_cast<int64_t>(B) * out;
     const float* w = params + net.weight_offset(l);
+    if (net.has_layer_norm(l)) {
+      // delta is dL/dy (y = g n + beta, the ReLU's input): the gain and shift
+      // gradients, then back through the normalization to dL/dz, in place.
+      if (dparams) {
+        LayerNormParamGradArgs pg;
+        pg.rows = B;
+        pg.n = out;
+        pg.dy = delta;
+        pg.xhat = tape.ln_xhat[l].data();
+        pg.dgain = dparams + net.gain_offset(l);
+        pg.dshift = dparams + net.shift_offset(l);
+        pg.param_stride = P;
+        run_layer_norm_param_grad(dev, pg, E);
+      }
+      LayerNormBackwardArgs lb;
+      lb.rows = B;
+      lb.n = out;
+      lb.gain = params + net.gain_offset(l);
+      lb.param_stride = P;
+      lb.xhat = tape.ln_xhat[l].data();
+      lb.rstd = tape.ln_rstd[l].data();
+      lb.dz = delta;
+      run_layer_norm_backward(dev, lb, E);
+    }
     if (dparams) {
       // dW_l = delta^T x: (out, B) (B, in), the batch summed inside the GEMM.
       float* dw = dparams + net.weight_offset(l);
@@ -289,18 +389,28 @@ void actor_jvp(const Mlp& actor, const float* params, const float* direction, co
     const float* x = l > 0 ? tape.post[l - 1].data() : nullptr;
     if (l + 1 == L) dz = tangent;
     // z = x W^T and dz = x dW^T + dx W^T (the input itself has no tangent).
-    layer_product(actor, l, params, inputs, x, tape.pre[l].data(), 0.0f, E, B);
+    layer_product(actor, l, params, inputs, x, product_target(actor, l, tape), 0.0f, E, B);
     layer_product(actor, l, direction, inputs, x, dz, 0.0f, E, B);
     if (l > 0) {
       gemm_members(actor.device(), false, true, B, out, in, 1.0f, dx, in, static_cast<int64_t>(B) * in,
                    params + actor.weight_offset(l), in, actor.n_params(), 1.0f, dz, out, static_cast<int64_t>(B) * out,
                    E);
     }
-    BiasActJvpArgs a;
-    a.fwd = bias_act_args(actor, l, params, tape);
-    a.dbias = direction + actor.bias_offset(l);
-    a.dz = dz;
-    run_bias_act_jvp(actor.device(), a, E);
+    if (actor.has_layer_norm(l)) {
+      LayerNormJvpArgs a;
+      a.fwd = layer_norm_args(actor, l, params, tape);
+      a.dbias = direction + actor.bias_offset(l);
+      a.dgain = direction + actor.gain_offset(l);
+      a.dshift = direction + actor.shift_offset(l);
+      a.dz = dz;
+      run_layer_norm_jvp(actor.device(), a, E);
+    } else {
+      BiasActJvpArgs a;
+      a.fwd = bias_act_args(actor, l, params, tape);
+      a.dbias = direction + actor.bias_offset(l);
+      a.dz = dz;
+      run_bias_act_jvp(actor.device(), a, E);
+    }
     std::swap(dx, dz);
   }
 }

@@ -10,11 +10,17 @@
 // (l = 0 .. L-1, input to output):
 //     W_l  [out_l, in_l]  row-major (the PyTorch nn.Linear weight layout)
 //     b_l  [out_l]
-// so P = sum_l out_l * (in_l + 1). Adam, Polyak averaging, clipping and
-// checkpoints are one pass over one buffer.
+// and, on a hidden layer of a network built with MlpSpec::layer_norm,
+//     g_l     [out_l]   the LayerNorm gain   (initialized to 1)
+//     beta_l  [out_l]   the LayerNorm shift  (initialized to 0)
+// right after b_l. So P = sum_l out_l * (in_l + 1), plus 2 * out_l per
+// LayerNorm layer. Adam, Polyak averaging, clipping and checkpoints are one
+// pass over one buffer.
 //
 // Activations are row-major [E, B, features]. A layer is z = x W^T + b, then
-// h = act(z): ReLU on hidden layers; on the output the identity (critic) or
+// h = act(z): ReLU on hidden layers (with LayerNorm: h = relu(g * n + beta),
+// n = (z - mean(z)) / sqrt(var(z) + 1e-5) over the row's features, the
+// biased variance: PyTorch's nn.LayerNorm); on the output the identity (critic) or
 // a = mid + half_range * tanh(z) (actor, per action dimension, from the
 // env's bounds). The matrix products are strided-batched GEMMs over E
 // (host/blas.h); the bias, activation and their derivatives are the fused
@@ -36,8 +42,9 @@
 // keeps networks sharing a seed (actor, critic) apart.
 //
 // Determinism: no float atomics. Weight gradients sum over the batch inside
-// the GEMM; bias gradients are one thread per (member, output) adding the
-// batch in order. Repeated runs on the CPU are bitwise identical.
+// the GEMM; bias, gain and shift gradients are one thread per (member,
+// output) adding the batch in order. Repeated runs on the CPU are bitwise
+// identical.
 #pragma once
 
 #include <cmath>
@@ -63,10 +70,12 @@ ACX_HD float activation_forward(Activation act, float z, float mid, float half) 
   }
 }
 
+ACX_HD float relu_derivative(float z) { return z > 0.0f ? 1.0f : 0.0f; }
+
 // d act / d z at z.
 ACX_HD float activation_derivative(Activation act, float z, float half) {
   switch (act) {
-    case Activation::kRelu: return z > 0.0f ? 1.0f : 0.0f;
+    case Activation::kRelu: return relu_derivative(z);
     case Activation::kTanhScaled: {
       const float t = tanhf(z);
       return half * (1.0f - t * t);
@@ -87,13 +96,20 @@ struct BiasActArgs {
   float* h;              // [E, rows, n] out: act(z)
 };
 
-ACX_HD void bias_act_forward_at(const BiasActArgs& a, int64_t i) {
-  const int o = static_cast<int>(i % a.n);
-  const int64_t e = i / (a.rows * a.n);
+// The element kernels come in two forms: `_elem(a, i, e, o)` is the math at
+// flat index i = (e * rows + r) * n + o, given its member e and feature o;
+// `_at(a, i)` derives them from i (the CUDA shells, one thread per element).
+// The CPU loops walk rows and features and pass them, which saves two 64-bit
+// divisions per element and lets the compiler vectorize the feature loop.
+ACX_HD void bias_act_forward_elem(const BiasActArgs& a, int64_t i, int64_t e, int o) {
   const float z = a.z[i] + a.bias[e * a.bias_stride + o];
   const float mid = a.affine ? a.affine[o] : 0.0f, half = a.affine ? a.affine[a.n + o] : 1.0f;
   a.z[i] = z;
   a.h[i] = activation_forward(a.act, z, mid, half);
+}
+
+ACX_HD void bias_act_forward_at(const BiasActArgs& a, int64_t i) {
+  bias_act_forward_elem(a, i, i / (a.rows * a.n), static_cast<int>(i % a.n));
 }
 
 // The forward-mode twin: (z, dz) <- (z + b, dz + db), h = act(z),
@@ -104,16 +120,27 @@ struct BiasActJvpArgs {
   float* dz;             // [E, rows, n] in: tangent of x W^T, out: tangent of h
 };
 
-ACX_HD void bias_act_jvp_at(const BiasActJvpArgs& a, int64_t i) {
+// On values: xw = x W^T and dxw its tangent, b and db the bias and its direction.
+struct ActJvp {
+  float z, h, dh;
+};
+ACX_HD ActJvp bias_act_jvp_value(Activation act, float xw, float b, float dxw, float db, float mid, float half) {
+  const float z = xw + b;
+  return {z, activation_forward(act, z, mid, half), activation_derivative(act, z, half) * (dxw + db)};
+}
+
+ACX_HD void bias_act_jvp_elem(const BiasActJvpArgs& a, int64_t i, int64_t e, int o) {
   const BiasActArgs& f = a.fwd;
-  const int o = static_cast<int>(i % f.n);
-  const int64_t e = i / (f.rows * f.n);
-  const float z = f.z[i] + f.bias[e * f.bias_stride + o];
-  const float dz = a.dz[i] + a.dbias[e * f.bias_stride + o];
   const float mid = f.affine ? f.affine[o] : 0.0f, half = f.affine ? f.affine[f.n + o] : 1.0f;
-  f.z[i] = z;
-  f.h[i] = activation_forward(f.act, z, mid, half);
-  a.dz[i] = activation_derivative(f.act, z, half) * dz;
+  const ActJvp r = bias_act_jvp_value(f.act, f.z[i], f.bias[e * f.bias_stride + o], a.dz[i],
+                                      a.dbias[e * f.bias_stride + o], mid, half);
+  f.z[i] = r.z;
+  f.h[i] = r.h;
+  a.dz[i] = r.dh;
+}
+
+ACX_HD void bias_act_jvp_at(const BiasActJvpArgs& a, int64_t i) {
+  bias_act_jvp_elem(a, i, i / (a.fwd.rows * a.fwd.n), static_cast<int>(i % a.fwd.n));
 }
 
 // Activation backward: dz = scale * dh * act'(z). dh may alias dz (same
@@ -130,17 +157,24 @@ struct ActBackwardArgs {
   float* dz;             // [E, rows, n]
 };
 
-ACX_HD void act_backward_at(const ActBackwardArgs& a, int64_t i) {
-  const int64_t per_member = a.rows * a.n;
-  const int64_t e = i / per_member, r = i % per_member;
-  const int o = static_cast<int>(i % a.n);
-  const float dh = a.dh ? a.dh[e * a.dh_stride + r] : 1.0f;
+ACX_HD float act_backward_value(Activation act, float scale, float dh, float z, float half) {
+  return scale * dh * activation_derivative(act, z, half);
+}
+
+ACX_HD void act_backward_elem(const ActBackwardArgs& a, int64_t i, int64_t e, int o) {
+  const float dh = a.dh ? a.dh[e * a.dh_stride + (i - e * a.rows * a.n)] : 1.0f;
   const float half = a.affine ? a.affine[a.n + o] : 1.0f;
-  a.dz[i] = a.scale * dh * activation_derivative(a.act, a.z[i], half);
+  a.dz[i] = act_backward_value(a.act, a.scale, dh, a.z[i], half);
+}
+
+ACX_HD void act_backward_at(const ActBackwardArgs& a, int64_t i) {
+  act_backward_elem(a, i, i / (a.rows * a.n), static_cast<int>(i % a.n));
 }
 
 // Bias gradient: db[e, o] = sum_r dz[e, r, o], the batch added in order by
-// one thread per (member, output): deterministic without atomics.
+// one thread per (member, output): deterministic without atomics. (The CPU
+// loop adds in the same order, a block of outputs at a time, reading dz row
+// by row: the same bits, without one pass over dz per output.)
 struct BiasGradArgs {
   int64_t rows;
   int n;
@@ -158,7 +192,9 @@ ACX_HD void bias_grad_at(const BiasGradArgs& a, int64_t t) {
   a.db[e * a.db_stride + o] = s;
 }
 
-// Uniform initialization of params[e, offset : offset + count] in (-bound, bound).
+// Uniform initialization of params[e, offset : offset + count] in
+// (center - bound, center + bound); bound = 0 fills with center (LayerNorm's
+// gain 1 and shift 0).
 struct InitArgs {
   uint64_t seed;
   uint32_t tag;
@@ -166,6 +202,7 @@ struct InitArgs {
   int64_t n_params;      // P, the member stride
   int64_t offset, count;
   float bound;
+  float center;
   float* params;         // [E, P]
 };
 
@@ -181,7 +218,136 @@ ACX_HD float init_param_value(uint64_t seed, uint32_t tag, uint32_t member, int6
 ACX_HD void init_uniform_at(const InitArgs& a, int64_t i) {
   const int64_t e = i / a.count;
   const int64_t j = a.offset + i % a.count;
-  a.params[e * a.n_params + j] = init_param_value(a.seed, a.tag, a.first_member + static_cast<uint32_t>(e), j, a.bound);
+  a.params[e * a.n_params + j] =
+      a.bound > 0.0f ? a.center + init_param_value(a.seed, a.tag, a.first_member + static_cast<uint32_t>(e), j, a.bound)
+                     : a.center;
+}
+
+// ---- LayerNorm on a hidden layer (element math) ----------------------------------------
+// Per row of z (n features): n = (z - mean) * rstd, rstd = 1 / sqrt(var + eps)
+// (biased variance), y = g * n + beta, h = relu(y). The row sums are the
+// shells' business (a loop on the CPU, a warp's shuffles on the GPU); these
+// functions are the per-element math around them. Row r of [E * B] belongs
+// to member r / B, whose g, beta (and b, and the direction's slices) sit at
+// member stride P.
+constexpr float kLayerNormEps = 1e-5f;
+
+ACX_HD float layer_norm_rstd(float centered_square_sum, int n) {
+  return 1.0f / sqrtf(centered_square_sum / static_cast<float>(n) + kLayerNormEps);
+}
+
+// Forward: xhat holds x W^T on entry (from the GEMM) and n on exit; y is the
+// ReLU's input (kept for its backward), h the layer's output.
+struct LayerNormArgs {
+  int64_t rows;          // B
+  int n;                 // features
+  const float* bias;     // member e: bias + e * param_stride, [n]
+  const float* gain;     // g, likewise
+  const float* shift;    // beta, likewise
+  int64_t param_stride;  // P
+  float* xhat;           // [E, rows, n] in: x W^T, out: n (the normalized z)
+  float* rstd;           // [E, rows]
+  float* y;              // [E, rows, n] g * n + beta
+  float* h;              // [E, rows, n] relu(y)
+};
+
+// z = x W^T + b at (row r, feature o).
+ACX_HD float layer_norm_input(const LayerNormArgs& a, int64_t r, int o) {
+  return a.xhat[r * a.n + o] + a.bias[(r / a.rows) * a.param_stride + o];
+}
+
+ACX_HD void layer_norm_store(const LayerNormArgs& a, int64_t r, int o, float z, float mean, float rstd) {
+  const int64_t p = (r / a.rows) * a.param_stride + o, i = r * a.n + o;
+  const float xhat = (z - mean) * rstd;
+  const float y = a.gain[p] * xhat + a.shift[p];
+  a.xhat[i] = xhat;
+  a.y[i] = y;
+  a.h[i] = y > 0.0f ? y : 0.0f;
+}
+
+// Forward mode: with z's tangent dz (the direction's dW, db and the input's
+// tangent), and the direction's dg, dbeta,
+//   dn = rstd (dz - mean(dz) - n mean(n dz)),   dy = dg n + g dn + dbeta,
+//   dh = relu'(y) dy.
+struct LayerNormJvpArgs {
+  LayerNormArgs fwd;
+  const float* dbias;    // the direction's b, g, beta (member stride fwd.param_stride)
+  const float* dgain;
+  const float* dshift;
+  float* dz;             // [E, rows, n] in: tangent of x W^T, out: tangent of h
+};
+
+// z's tangent: d(x W^T) + db.
+ACX_HD float layer_norm_input_tangent(const LayerNormJvpArgs& a, int64_t r, int o) {
+  return a.dz[r * a.fwd.n + o] + a.dbias[(r / a.fwd.rows) * a.fwd.param_stride + o];
+}
+
+// mean_dz = mean(dz), mean_xdz = mean(n dz) over the row.
+ACX_HD void layer_norm_jvp_store(const LayerNormJvpArgs& a, int64_t r, int o, float z, float dz, float mean,
+                                 float rstd, float mean_dz, float mean_xdz) {
+  const LayerNormArgs& f = a.fwd;
+  const int64_t p = (r / f.rows) * f.param_stride + o, i = r * f.n + o;
+  const float xhat = (z - mean) * rstd;
+  const float y = f.gain[p] * xhat + f.shift[p];
+  const float dxhat = rstd * (dz - mean_dz - xhat * mean_xdz);
+  const float dy = a.dgain[p] * xhat + f.gain[p] * dxhat + a.dshift[p];
+  f.xhat[i] = xhat;
+  f.y[i] = y;
+  f.h[i] = y > 0.0f ? y : 0.0f;
+  a.dz[i] = y > 0.0f ? dy : 0.0f;
+}
+
+// Reverse mode, in place: dz holds dL/dy on entry (after the ReLU's
+// backward) and dL/dz on exit:
+//   dn = g dy,   dz = rstd (dn - mean(dn) - n mean(n dn))
+// (the same symmetric operator as the forward-mode one).
+struct LayerNormBackwardArgs {
+  int64_t rows;
+  int n;
+  const float* gain;     // member e: gain + e * param_stride
+  int64_t param_stride;
+  const float* xhat;     // [E, rows, n]
+  const float* rstd;     // [E, rows]
+  float* dz;             // [E, rows, n] in: dL/dy, out: dL/dz
+};
+
+// dn = g dy at (r, o).
+ACX_HD float layer_norm_dn(const LayerNormBackwardArgs& a, int64_t r, int o) {
+  return a.gain[(r / a.rows) * a.param_stride + o] * a.dz[r * a.n + o];
+}
+
+ACX_HD float layer_norm_xhat(const LayerNormBackwardArgs& a, int64_t r, int o) { return a.xhat[r * a.n + o]; }
+
+ACX_HD void layer_norm_backward_store(const LayerNormBackwardArgs& a, int64_t r, int o, float dn, float mean_dn,
+                                      float mean_xdn) {
+  const int64_t i = r * a.n + o;
+  a.dz[i] = a.rstd[r] * (dn - mean_dn - a.xhat[i] * mean_xdn);
+}
+
+// Gain and shift gradients: dg[e, o] = sum_r dy n, dbeta[e, o] = sum_r dy,
+// the batch added in order by one thread per (member, feature).
+struct LayerNormParamGradArgs {
+  int64_t rows;
+  int n;
+  const float* dy;       // [E, rows, n] dL/dy
+  const float* xhat;     // [E, rows, n]
+  float* dgain;          // member e: dgain + e * param_stride, [n]
+  float* dshift;         // likewise
+  int64_t param_stride;
+};
+
+ACX_HD void layer_norm_param_grad_at(const LayerNormParamGradArgs& a, int64_t t) {
+  const int64_t e = t / a.n;
+  const int o = static_cast<int>(t % a.n);
+  const int64_t first = e * a.rows * a.n + o;
+  float sg = 0.0f, sb = 0.0f;
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const float dy = a.dy[first + r * a.n];
+    sg += dy * a.xhat[first + r * a.n];
+    sb += dy;
+  }
+  a.dgain[e * a.param_stride + o] = sg;
+  a.dshift[e * a.param_stride + o] = sb;
 }
 
 // ---- the network ------------------------------------------------------------------
@@ -192,6 +358,7 @@ struct MlpSpec {
   Activation output = Activation::kIdentity;   // kIdentity (critic) or kTanhScaled (actor)
   std::vector<float> out_low, out_high;        // action bounds, kTanhScaled only, out_dim each
   float final_init_bound = 0.0f;               // > 0: last layer ~ U(-c, c); 0: PyTorch default
+  bool layer_norm = false;                     // LayerNorm (gain, shift) before each hidden ReLU
 };
 
 // The layout of one member's parameters, and the device copy of the output
@@ -208,6 +375,10 @@ class Mlp {
   Activation activation(int l) const { return l + 1 == n_layers() ? spec_.output : Activation::kRelu; }
   int64_t weight_offset(int l) const { return w_offset_[l]; }
   int64_t bias_offset(int l) const { return w_offset_[l] + static_cast<int64_t>(out_[l]) * in_[l]; }
+  // LayerNorm on layer l: every hidden layer when spec().layer_norm, never the output.
+  bool has_layer_norm(int l) const { return spec_.layer_norm && l + 1 < n_layers(); }
+  int64_t gain_offset(int l) const { return bias_offset(l) + out_[l]; }       // g_l [out_l], if has_layer_norm(l)
+  int64_t shift_offset(int l) const { return bias_offset(l) + 2 * out_[l]; }  // beta_l [out_l], likewise
   int64_t n_params() const { return n_params_; }  // P, per member
   int max_width() const { return max_width_; }     // the widest layer output
   // [2, out_dim] on the device: mid, half_range (kTanhScaled), else null.
@@ -239,6 +410,9 @@ struct MlpTape {
   int n_members, batch;
   std::vector<Buffer<float>> pre;   // per layer: (E, B, out_l) z = x W^T + b
   std::vector<Buffer<float>> post;  // per layer: (E, B, out_l) act(z)
+  // LayerNorm layers only (empty elsewhere); pre[l] then holds y = g n + beta.
+  std::vector<Buffer<float>> ln_xhat;  // per layer: (E, B, out_l) n, the normalized z
+  std::vector<Buffer<float>> ln_rstd;  // per layer: (E, B) 1 / sqrt(var(z) + eps)
   Buffer<float> scratch0, scratch1; // (E, B, max_width) backward deltas, JVP tangents
   std::vector<MlpInput> inputs;     // the last forward's input blocks
   const float* output() const { return post.back().data(); }  // (E, B, out_dim)
@@ -284,6 +458,10 @@ void bias_act_forward(const BiasActArgs& a, int n_members);
 void bias_act_jvp(const BiasActJvpArgs& a, int n_members);
 void act_backward(const ActBackwardArgs& a, int n_members);
 void bias_grad(const BiasGradArgs& a, int n_members);
+void layer_norm_forward(const LayerNormArgs& a, int n_members);
+void layer_norm_jvp(const LayerNormJvpArgs& a, int n_members);
+void layer_norm_backward(const LayerNormBackwardArgs& a, int n_members);
+void layer_norm_param_grad(const LayerNormParamGradArgs& a, int n_members);
 }  // namespace cpu_kernels
 
 namespace cuda_kernels {
@@ -292,6 +470,10 @@ void bias_act_forward(const BiasActArgs& a, int n_members, void* stream);
 void bias_act_jvp(const BiasActJvpArgs& a, int n_members, void* stream);
 void act_backward(const ActBackwardArgs& a, int n_members, void* stream);
 void bias_grad(const BiasGradArgs& a, int n_members, void* stream);
+void layer_norm_forward(const LayerNormArgs& a, int n_members, void* stream);
+void layer_norm_jvp(const LayerNormJvpArgs& a, int n_members, void* stream);
+void layer_norm_backward(const LayerNormBackwardArgs& a, int n_members, void* stream);
+void layer_norm_param_grad(const LayerNormParamGradArgs& a, int n_members, void* stream);
 }  // namespace cuda_kernels
 
 }  // namespace acx

@@ -9,6 +9,7 @@
 
 #include "host/buffer.h"
 #include "host/error.h"
+#include "kernels/launch_config.h"
 #include "kernels/mlp.h"
 #include "tests/mlp_reference.h"
 #include "tests/test_util.h"
@@ -23,21 +24,33 @@ struct Case {
   std::vector<int> hidden;
   int out;
   bool tanh_out;
+  bool layer_norm = false;
 };
 
-// B = 1, odd widths, E = 1, 2, 5; modest sizes for the SIMT emulation.
-const std::vector<Case> kCases = {
+// B = 1, odd widths, E = 1, 2, 5; modest sizes for the SIMT emulation. Each
+// case twice: plain, and with LayerNorm on the hidden layers (widths below,
+// at and above a warp, for the warp-per-row kernels).
+std::vector<Case> with_and_without_layer_norm(const std::vector<Case>& cases) {
+  std::vector<Case> all = cases;
+  for (Case c : cases) {
+    c.layer_norm = true;
+    all.push_back(c);
+  }
+  return all;
+}
+
+const std::vector<Case> kCases = with_and_without_layer_norm({
     {1, 1, 3, {7}, 2, true},
     {2, 5, 4, {33, 7}, 1, false},
     {5, 3, 3, {7, 7}, 3, true},
     {2, 64, 7, {64, 33}, 1, false},
-    {1, 17, 5, {}, 2, true},  // a single layer
-};
+    {1, 17, 5, {}, 2, true},  // a single layer (LayerNorm has no hidden layer to act on)
+});
 
 std::string describe(const Case& c) {
   std::string s = "E=" + std::to_string(c.E) + " B=" + std::to_string(c.B) + " in=" + std::to_string(c.in) + " hidden=";
   for (int h : c.hidden) s += std::to_string(h) + ",";
-  return s + " out=" + std::to_string(c.out) + (c.tanh_out ? " tanh" : " linear");
+  return s + " out=" + std::to_string(c.out) + (c.tanh_out ? " tanh" : " linear") + (c.layer_norm ? " layernorm" : "");
 }
 
 // Asymmetric bounds, so that both mid and half_range matter.
@@ -57,6 +70,7 @@ MlpSpec spec_of(const Case& c) {
   s.in_dim = c.in;
   s.hidden = c.hidden;
   s.out_dim = c.out;
+  s.layer_norm = c.layer_norm;
   if (c.tanh_out) {
     s.output = Activation::kTanhScaled;
     s.out_low = lows(c.out);
@@ -71,7 +85,7 @@ test::RefMlp ref_of(const Case& c) {
     for (float v : lows(c.out)) lo.push_back(v);
     for (float v : highs(c.out)) hi.push_back(v);
   }
-  return test::RefMlp(c.in, c.hidden, c.out, c.tanh_out, lo, hi);
+  return test::RefMlp(c.in, c.hidden, c.out, c.tanh_out, lo, hi, c.layer_norm);
 }
 
 std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
@@ -123,6 +137,16 @@ TEST_P(MlpTest, LayoutAndInit) {
         }
         if (end - begin >= 20) {
           EXPECT_TRUE(lo < -0.5 && hi > 0.5) << describe(c) << " layer " << l;
+        }
+        // LayerNorm: gain 1 and shift 0, where the reference says they are.
+        ASSERT_EQ(net.has_layer_norm(l), ref.has_layer_norm(l)) << describe(c) << " layer " << l;
+        if (net.has_layer_norm(l)) {
+          ASSERT_EQ(net.gain_offset(l), ref.gain_offset(l));
+          ASSERT_EQ(net.shift_offset(l), ref.gain_offset(l) + net.layer_out(l));
+          for (int o = 0; o < net.layer_out(l); ++o) {
+            ASSERT_EQ(all[e * net.n_params() + net.gain_offset(l) + o], 1.0f) << describe(c);
+            ASSERT_EQ(all[e * net.n_params() + net.shift_offset(l) + o], 0.0f) << describe(c);
+          }
         }
       }
     // Member e of the ensemble is the lone network drawn with first_member = e.
@@ -272,16 +296,20 @@ TEST_P(MlpTest, CriticOnObsAndActionBlocks) {
   struct CriticCase {
     int E, B, obs, act;
     std::vector<int> hidden;
+    bool layer_norm;
   };
-  const std::vector<CriticCase> cases = {{2, 5, 3, 1, {33, 7}}, {1, 1, 4, 2, {7}}, {5, 9, 3, 3, {7, 5}}};
+  const std::vector<CriticCase> cases = {{2, 5, 3, 1, {33, 7}, false}, {1, 1, 4, 2, {7}, false},
+                                         {5, 9, 3, 3, {7, 5}, false},  {2, 5, 3, 1, {33, 7}, true},
+                                         {1, 1, 4, 2, {7}, true},      {5, 9, 3, 3, {7, 5}, true}};
   uint32_t tag = 200;
   for (const CriticCase& c : cases) {
     MlpSpec s;
     s.in_dim = c.obs + c.act;
     s.hidden = c.hidden;
     s.out_dim = 1;
+    s.layer_norm = c.layer_norm;
     Mlp critic(dev, s);
-    const test::RefMlp ref(c.obs + c.act, c.hidden, 1, false);
+    const test::RefMlp ref(c.obs + c.act, c.hidden, 1, false, {}, {}, c.layer_norm);
     const int64_t P = critic.n_params();
     const auto p = make_params(dev, critic, c.E, tag++);
     const auto obs = test::random_floats(static_cast<size_t>(c.B * c.obs), tag++, -2.0f, 2.0f);
@@ -321,10 +349,12 @@ TEST_P(MlpTest, CriticOnObsAndActionBlocks) {
           EXPECT_NEAR(dx[c.obs + a], fd, 1e-7 + 1e-6 * std::fabs(fd));
         }
       }
-    EXPECT_TRUE(test::all_close(q, want_q, 1e-5, 1e-4)) << "E " << c.E << " B " << c.B;
+    const std::string what =
+        "E " + std::to_string(c.E) + " B " + std::to_string(c.B) + (c.layer_norm ? " layernorm" : "");
+    EXPECT_TRUE(test::all_close(q, want_q, 1e-5, 1e-4)) << what;
     const auto got_da = dq_da.to_host(), got_dp = dparams.to_host();
-    EXPECT_TRUE(test::all_close(got_da, want_da, 1e-5, 1e-4)) << "E " << c.E << " B " << c.B;
-    EXPECT_TRUE(test::all_close(got_dp, want_dp, 1e-5, 1e-4)) << "E " << c.E << " B " << c.B;
+    EXPECT_TRUE(test::all_close(got_da, want_da, 1e-5, 1e-4)) << what;
+    EXPECT_TRUE(test::all_close(got_dp, want_dp, 1e-5, 1e-4)) << what;
     ASSERT_GT(test::l2_norm(got_da), 0.0);
     ASSERT_GT(test::l2_norm(got_dp), 0.0);
   }
@@ -423,109 +453,164 @@ TEST_P(MlpTest, VjpJvpInnerProductIdentity) {
 // along the basis vectors; J^T g / B must equal the VJP.
 TEST_P(MlpTest, ExplicitJacobianFromJvpsTimesGEqualsVjp) {
   ACX_DEVICE_OR_SKIP(dev, GetParam());
-  const Case c{2, 3, 2, {3}, 2, true};
-  Mlp net(dev, spec_of(c));
-  const test::RefMlp ref = ref_of(c);
-  const int64_t P = net.n_params();
-  ASSERT_EQ(P, 3 * 2 + 3 + 2 * 3 + 2);
-  const ActorRun r = run_actor(dev, net, c, 500);
-  Buffer<float> dp = Buffer<float>::from_host(dev, r.p), dx = Buffer<float>::from_host(dev, r.x);
-  Buffer<float> dv(dev, static_cast<size_t>(c.E * P)), tangent(dev, static_cast<size_t>(c.E * c.B * c.out));
-  MlpTape tape(net, c.E, c.B);
-  const std::vector<MlpInput> in = {{dx.data(), c.in, static_cast<int64_t>(c.B) * c.in}};
-  // jac[(e, b, a), j] = d a_eb / d u_ej
-  std::vector<float> jac(static_cast<size_t>(c.E * c.B * c.out * P));
-  for (int64_t j = 0; j < P; ++j) {
-    std::vector<float> basis(static_cast<size_t>(c.E * P), 0.0f);
-    for (int e = 0; e < c.E; ++e) basis[e * P + j] = 1.0f;
-    dv.copy_from_host(basis.data(), basis.size());
-    actor_jvp(net, dp.data(), dv.data(), in, tape, tangent.data());
-    const auto col = tangent.to_host();
-    for (size_t k = 0; k < col.size(); ++k) jac[k * P + j] = col[k];
-  }
-  // The Jacobian against the reference's JVPs along the same basis vectors.
-  std::vector<double> want_jac(jac.size());
-  for (int e = 0; e < c.E; ++e) {
-    const std::vector<double> pe(r.p.begin() + e * P, r.p.begin() + (e + 1) * P);
+  for (const bool layer_norm : {false, true}) {
+    SCOPED_TRACE(layer_norm ? "layernorm" : "plain");
+    const Case c{2, 3, 2, {3}, 2, true, layer_norm};
+    Mlp net(dev, spec_of(c));
+    const test::RefMlp ref = ref_of(c);
+    const int64_t P = net.n_params();
+    ASSERT_EQ(P, 3 * 2 + 3 + (layer_norm ? 2 * 3 : 0) + 2 * 3 + 2);
+    const ActorRun r = run_actor(dev, net, c, 500);
+    Buffer<float> dp = Buffer<float>::from_host(dev, r.p), dx = Buffer<float>::from_host(dev, r.x);
+    Buffer<float> dv(dev, static_cast<size_t>(c.E * P)), tangent(dev, static_cast<size_t>(c.E * c.B * c.out));
+    MlpTape tape(net, c.E, c.B);
+    const std::vector<MlpInput> in = {{dx.data(), c.in, static_cast<int64_t>(c.B) * c.in}};
+    // jac[(e, b, a), j] = d a_eb / d u_ej
+    std::vector<float> jac(static_cast<size_t>(c.E * c.B * c.out * P));
     for (int64_t j = 0; j < P; ++j) {
-      std::vector<double> basis(static_cast<size_t>(P), 0.0);
-      basis[j] = 1.0;
-      for (int b = 0; b < c.B; ++b) {
-        const size_t row = static_cast<size_t>(e * c.B + b);
-        const std::vector<double> xb(r.x.begin() + row * c.in, r.x.begin() + (row + 1) * c.in);
-        const auto col = ref.jvp(pe.data(), basis.data(), xb.data());
-        for (int a = 0; a < c.out; ++a) want_jac[(row * c.out + a) * P + j] = col[a];
+      std::vector<float> basis(static_cast<size_t>(c.E * P), 0.0f);
+      for (int e = 0; e < c.E; ++e) basis[e * P + j] = 1.0f;
+      dv.copy_from_host(basis.data(), basis.size());
+      actor_jvp(net, dp.data(), dv.data(), in, tape, tangent.data());
+      const auto col = tangent.to_host();
+      for (size_t k = 0; k < col.size(); ++k) jac[k * P + j] = col[k];
+    }
+    // The Jacobian against the reference's JVPs along the same basis vectors.
+    std::vector<double> want_jac(jac.size());
+    for (int e = 0; e < c.E; ++e) {
+      const std::vector<double> pe(r.p.begin() + e * P, r.p.begin() + (e + 1) * P);
+      for (int64_t j = 0; j < P; ++j) {
+        std::vector<double> basis(static_cast<size_t>(P), 0.0);
+        basis[j] = 1.0;
+        for (int b = 0; b < c.B; ++b) {
+          const size_t row = static_cast<size_t>(e * c.B + b);
+          const std::vector<double> xb(r.x.begin() + row * c.in, r.x.begin() + (row + 1) * c.in);
+          const auto col = ref.jvp(pe.data(), basis.data(), xb.data());
+          for (int a = 0; a < c.out; ++a) want_jac[(row * c.out + a) * P + j] = col[a];
+        }
       }
     }
-  }
-  EXPECT_TRUE(test::all_close(jac, want_jac, 1e-5, 1e-4));
-  // J^T g / B against the VJP.
-  std::vector<double> jtg(static_cast<size_t>(c.E * P), 0.0);
-  for (int e = 0; e < c.E; ++e)
-    for (int64_t j = 0; j < P; ++j) {
-      double s = 0;
-      for (int k = 0; k < c.B * c.out; ++k) {
-        const size_t i = static_cast<size_t>(e * c.B * c.out + k);
-        s += static_cast<double>(r.g[i]) * jac[i * P + j];
+    EXPECT_TRUE(test::all_close(jac, want_jac, 1e-5, 1e-4));
+    // J^T g / B against the VJP.
+    std::vector<double> jtg(static_cast<size_t>(c.E * P), 0.0);
+    for (int e = 0; e < c.E; ++e)
+      for (int64_t j = 0; j < P; ++j) {
+        double s = 0;
+        for (int k = 0; k < c.B * c.out; ++k) {
+          const size_t i = static_cast<size_t>(e * c.B * c.out + k);
+          s += static_cast<double>(r.g[i]) * jac[i * P + j];
+        }
+        jtg[e * P + j] = s / c.B;
       }
-      jtg[e * P + j] = s / c.B;
-    }
-  EXPECT_TRUE(test::all_close(r.vjp, jtg, 1e-6, 1e-4));
-  ASSERT_GT(test::l2_norm(r.vjp), 0.0);
+    EXPECT_TRUE(test::all_close(r.vjp, jtg, 1e-6, 1e-4));
+    ASSERT_GT(test::l2_norm(r.vjp), 0.0);
+  }
 }
 
 // Member i of an ensemble computes exactly what a lone network with member
 // i's weights and inputs computes: bitwise on the CPU.
 TEST_P(MlpTest, MembersAreIndependent) {
   ACX_DEVICE_OR_SKIP(dev, GetParam());
-  const Case c{5, 9, 6, {33, 17}, 3, true};
-  Mlp net(dev, spec_of(c));
-  const int64_t P = net.n_params();
-  const ActorRun all = run_actor(dev, net, c, 600);
-  Case lone_case = c;
-  lone_case.E = 1;
-  for (int e = 0; e < c.E; ++e) {
-    ActorRun one;
-    const size_t xs = static_cast<size_t>(c.B * c.in), ys = static_cast<size_t>(c.B * c.out);
-    const std::vector<float> p(all.p.begin() + e * P, all.p.begin() + (e + 1) * P);
-    const std::vector<float> x(all.x.begin() + e * xs, all.x.begin() + (e + 1) * xs);
-    const std::vector<float> g(all.g.begin() + e * ys, all.g.begin() + (e + 1) * ys);
-    const std::vector<float> v(all.v.begin() + e * P, all.v.begin() + (e + 1) * P);
-    Buffer<float> dp = Buffer<float>::from_host(dev, p), dx = Buffer<float>::from_host(dev, x),
-                  dg = Buffer<float>::from_host(dev, g), dv = Buffer<float>::from_host(dev, v);
-    Buffer<float> dparams(dev, static_cast<size_t>(P)), tangent(dev, ys);
-    MlpTape tape(net, 1, c.B);
-    const std::vector<MlpInput> in = {{dx.data(), c.in, 0}};
-    mlp_forward(net, dp.data(), in, tape);
-    std::vector<float> y(ys);
-    memory::copy_device_to_host(dev, y.data(), tape.output(), ys * sizeof(float));
-    actor_vjp(net, dp.data(), tape, dg.data(), 0, 1.0f, dparams.data());
-    actor_jvp(net, dp.data(), dv.data(), in, tape, tangent.data());
-    const std::vector<float> want_y(all.y.begin() + e * ys, all.y.begin() + (e + 1) * ys);
-    const std::vector<float> want_vjp(all.vjp.begin() + e * P, all.vjp.begin() + (e + 1) * P);
-    const std::vector<float> want_jvp(all.jvp.begin() + e * ys, all.jvp.begin() + (e + 1) * ys);
-    if (dev.is_cuda()) {  // cuBLAS may pick other kernels for other batch counts
-      EXPECT_TRUE(test::all_close(y, want_y, 1e-6, 1e-5)) << "member " << e;
-      EXPECT_TRUE(test::all_close(dparams.to_host(), want_vjp, 1e-6, 1e-5)) << "member " << e;
-      EXPECT_TRUE(test::all_close(tangent.to_host(), want_jvp, 1e-6, 1e-5)) << "member " << e;
-    } else {
-      EXPECT_EQ(y, want_y) << "member " << e;
-      EXPECT_EQ(dparams.to_host(), want_vjp) << "member " << e;
-      EXPECT_EQ(tangent.to_host(), want_jvp) << "member " << e;
+  for (const bool layer_norm : {false, true}) {
+    SCOPED_TRACE(layer_norm ? "layernorm" : "plain");
+    const Case c{5, 9, 6, {33, 17}, 3, true, layer_norm};
+    Mlp net(dev, spec_of(c));
+    const int64_t P = net.n_params();
+    const ActorRun all = run_actor(dev, net, c, 600);
+    Case lone_case = c;
+    lone_case.E = 1;
+    for (int e = 0; e < c.E; ++e) {
+      ActorRun one;
+      const size_t xs = static_cast<size_t>(c.B * c.in), ys = static_cast<size_t>(c.B * c.out);
+      const std::vector<float> p(all.p.begin() + e * P, all.p.begin() + (e + 1) * P);
+      const std::vector<float> x(all.x.begin() + e * xs, all.x.begin() + (e + 1) * xs);
+      const std::vector<float> g(all.g.begin() + e * ys, all.g.begin() + (e + 1) * ys);
+      const std::vector<float> v(all.v.begin() + e * P, all.v.begin() + (e + 1) * P);
+      Buffer<float> dp = Buffer<float>::from_host(dev, p), dx = Buffer<float>::from_host(dev, x),
+                    dg = Buffer<float>::from_host(dev, g), dv = Buffer<float>::from_host(dev, v);
+      Buffer<float> dparams(dev, static_cast<size_t>(P)), tangent(dev, ys);
+      MlpTape tape(net, 1, c.B);
+      const std::vector<MlpInput> in = {{dx.data(), c.in, 0}};
+      mlp_forward(net, dp.data(), in, tape);
+      std::vector<float> y(ys);
+      memory::copy_device_to_host(dev, y.data(), tape.output(), ys * sizeof(float));
+      actor_vjp(net, dp.data(), tape, dg.data(), 0, 1.0f, dparams.data());
+      actor_jvp(net, dp.data(), dv.data(), in, tape, tangent.data());
+      const std::vector<float> want_y(all.y.begin() + e * ys, all.y.begin() + (e + 1) * ys);
+      const std::vector<float> want_vjp(all.vjp.begin() + e * P, all.vjp.begin() + (e + 1) * P);
+      const std::vector<float> want_jvp(all.jvp.begin() + e * ys, all.jvp.begin() + (e + 1) * ys);
+      if (dev.is_cuda()) {  // cuBLAS may pick other kernels for other batch counts
+        EXPECT_TRUE(test::all_close(y, want_y, 1e-6, 1e-5)) << "member " << e;
+        EXPECT_TRUE(test::all_close(dparams.to_host(), want_vjp, 1e-6, 1e-5)) << "member " << e;
+        EXPECT_TRUE(test::all_close(tangent.to_host(), want_jvp, 1e-6, 1e-5)) << "member " << e;
+      } else {
+        EXPECT_EQ(y, want_y) << "member " << e;
+        EXPECT_EQ(dparams.to_host(), want_vjp) << "member " << e;
+        EXPECT_EQ(tangent.to_host(), want_jvp) << "member " << e;
+      }
+      ASSERT_GT(test::l2_norm(y), 0.0);
     }
-    ASSERT_GT(test::l2_norm(y), 0.0);
   }
 }
 
 TEST_P(MlpTest, RepeatedRunsAreBitwiseIdentical) {
   ACX_DEVICE_OR_SKIP(dev, GetParam());
-  for (const Case& c : {kCases[1], kCases[3]}) {
-    Mlp net(dev, spec_of(c));
-    const ActorRun a = run_actor(dev, net, c, 700), b = run_actor(dev, net, c, 700);
-    EXPECT_EQ(a.y, b.y) << describe(c);
-    EXPECT_EQ(a.vjp, b.vjp) << describe(c);
-    EXPECT_EQ(a.jvp, b.jvp) << describe(c);
-    ASSERT_GT(test::l2_norm(a.vjp), 0.0);
+  for (Case c : {kCases[1], kCases[3]}) {
+    for (const bool layer_norm : {false, true}) {
+      c.layer_norm = layer_norm;
+      Mlp net(dev, spec_of(c));
+      const ActorRun a = run_actor(dev, net, c, 700), b = run_actor(dev, net, c, 700);
+      EXPECT_EQ(a.y, b.y) << describe(c);
+      EXPECT_EQ(a.vjp, b.vjp) << describe(c);
+      EXPECT_EQ(a.jvp, b.jvp) << describe(c);
+      ASSERT_GT(test::l2_norm(a.vjp), 0.0);
+    }
+  }
+}
+
+// The LayerNorm kernels cover their rows with a grid-stride loop (a warp per
+// row on the GPU): with the grid capped at one block (8 warps) for 5 * 9 = 45
+// rows, every output must be bitwise what the uncapped launch gives.
+TEST_P(MlpTest, LayerNormRowsBeyondOneGrid) {
+  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  const Case c{5, 9, 6, {40, 17}, 3, true, true};
+  Mlp net(dev, spec_of(c));
+  const ActorRun wide = run_actor(dev, net, c, 800);
+  ActorRun narrow;
+  {
+    ScopedMaxGridBlocks cap(1);
+    narrow = run_actor(dev, net, c, 800);
+  }
+  EXPECT_EQ(narrow.y, wide.y);
+  EXPECT_EQ(narrow.vjp, wide.vjp);
+  EXPECT_EQ(narrow.jvp, wide.jvp);
+  ASSERT_GT(test::l2_norm(wide.vjp), 0.0);
+}
+
+// LayerNorm normalizes: with g = 1 and beta = 0 (the init), each row of a
+// hidden layer's ReLU input y has mean 0 and biased variance var / (var + eps).
+TEST_P(MlpTest, LayerNormRowsAreNormalized) {
+  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  MlpSpec s;
+  s.in_dim = 4;
+  s.hidden = {37};
+  s.out_dim = 2;
+  s.layer_norm = true;
+  Mlp net(dev, s);
+  const int E = 2, B = 6, n = 37;
+  Buffer<float> p(dev, static_cast<size_t>(E * net.n_params()));
+  mlp_init(net, E, 9, 1, p.data());
+  const auto x = test::random_floats(static_cast<size_t>(E * B * 4), 810, -3.0f, 3.0f);
+  Buffer<float> dx = Buffer<float>::from_host(dev, x);
+  MlpTape tape(net, E, B);
+  mlp_forward(net, p.data(), {{dx.data(), 4, B * 4}}, tape);
+  const auto y = tape.pre[0].to_host();
+  for (int r = 0; r < E * B; ++r) {
+    double m = 0, v = 0;
+    for (int o = 0; o < n; ++o) m += y[r * n + o] / n;
+    for (int o = 0; o < n; ++o) v += (y[r * n + o] - m) * (y[r * n + o] - m) / n;
+    EXPECT_NEAR(m, 0.0, 1e-6) << "row " << r;
+    EXPECT_NEAR(v, 1.0, 1e-3) << "row " << r;
   }
 }
 

@@ -25,17 +25,28 @@ def load(d, index, key):
     return a
 
 
-def forward(layout, p, x):
-    """One member's network on a batch x [B, in]; p is the member's flat parameters [P]."""
+def forward(layout, p, x, with_pattern=False):
+    """One member's network on a batch x [B, in]; p is the member's flat parameters [P].
+
+    with_pattern: also return the signs of every hidden ReLU's input, [B, units] bool."""
     h = x
+    pattern = []
     for layer in layout["layers"]:
         n_in, n_out = layer["in"], layer["out"]
         w = p[layer["weight_offset"]:layer["weight_offset"] + n_out * n_in].reshape(n_out, n_in)
         b = p[layer["bias_offset"]:layer["bias_offset"] + n_out]
         z = h @ w.T + b
+        if layer.get("layer_norm", False):
+            # torch.nn.LayerNorm(n_out, eps): biased variance over the features
+            g = p[layer["gain_offset"]:layer["gain_offset"] + n_out]
+            beta = p[layer["shift_offset"]:layer["shift_offset"] + n_out]
+            mean = z.mean(axis=1, keepdims=True)
+            var = ((z - mean) ** 2).mean(axis=1, keepdims=True)
+            z = g * (z - mean) / np.sqrt(var + layout["layer_norm_eps"]) + beta
         act = layer["activation"]
         if act == "relu":
             h = np.maximum(z, 0.0)
+            pattern.append(z > 0)
         elif act == "tanh_scaled":
             lo, hi = np.asarray(layout["out_low"], np.float64), np.asarray(layout["out_high"], np.float64)
             h = (hi + lo) / 2 + (hi - lo) / 2 * np.tanh(z)
@@ -43,7 +54,28 @@ def forward(layout, p, x):
             h = z
         else:
             sys.exit(f"unknown activation {act}")
+    if with_pattern:
+        return h, (np.concatenate(pattern, axis=1) if pattern else np.zeros((x.shape[0], 0), bool))
     return h
+
+
+def central_difference(f, h=1e-6):
+    """(f(h) - f(-h)) / 2h per row, f(t) -> (values [R, ...], ReLU pattern [R, units]).
+
+    A ReLU whose input crosses 0 between the two ends puts a kink inside the
+    step; for those rows the step shrinks by 16 until no ReLU flips."""
+    step, d, todo = h, None, None
+    while True:
+        vp, pp = f(step)
+        vm, pm = f(-step)
+        dd = (vp - vm) / (2 * step)
+        if d is None:
+            d, todo = dd, np.ones(dd.shape[0], bool)
+        d[todo] = dd[todo]
+        todo &= np.any(pp != pm, axis=1)
+        if not todo.any() or step < 1e-10:
+            return d
+        step /= 16
 
 
 def max_rel_err(got, want):
@@ -70,12 +102,12 @@ def main():
     actions, q = load(d, index, "actions"), load(d, index, "q")
     dq_da, actor_grad = load(d, index, "dq_da"), load(d, index, "actor_grad")
     critic_grad, v, jvp = load(d, index, "critic_grad"), load(d, index, "jvp_direction"), load(d, index, "jvp")
-    h = 1e-6
     rng = np.random.default_rng(0)
     errs = {k: 0.0 for k in ["actions", "Q", "dQ/da", "actor grad", "critic grad", "actor JVP"]}
 
-    def qfn(we, a):
-        return forward(critic, we, np.concatenate([obs, a], axis=1))[:, 0]
+    def qfn(we, a, with_pattern=False):
+        out = forward(critic, we, np.concatenate([obs, a], axis=1), with_pattern)
+        return (out[0][:, 0], out[1]) if with_pattern else out[:, 0]
 
     for e in range(E):
         a64 = forward(actor, u[e], obs)
@@ -83,37 +115,45 @@ def main():
         errs["Q"] = max(errs["Q"], max_rel_err(q[e], qfn(w[e], actions[e])))
         fd = np.zeros((B, A))
         for k in range(A):
-            step = np.zeros(A)
-            step[k] = h
-            fd[:, k] = (qfn(w[e], actions[e] + step) - qfn(w[e], actions[e] - step)) / (2 * h)
+            unit = np.zeros(A)
+            unit[k] = 1.0
+            fd[:, k] = central_difference(lambda t: qfn(w[e], actions[e] + t * unit, True))
         errs["dQ/da"] = max(errs["dQ/da"], max_rel_err(dq_da[e], fd))
 
+        # Objectives as one row: (value [1], every ReLU sign over the batch [1, units]).
         def actor_objective(ue):
-            return np.mean(qfn(w[e], forward(actor, ue, obs)))
+            a, pa = forward(actor, ue, obs, True)
+            qv, pq = qfn(w[e], a, True)
+            return np.array([np.mean(qv)]), np.concatenate([pa.ravel(), pq.ravel()])[None, :]
 
         def critic_objective(we):
-            return np.mean(qfn(we, actions[e]))
+            qv, pq = qfn(we, actions[e], True)
+            return np.array([np.mean(qv)]), pq.ravel()[None, :]
 
-        for name, params, grad, objective in [("actor grad", u[e], actor_grad[e], actor_objective),
-                                              ("critic grad", w[e], critic_grad[e], critic_objective)]:
+        for name, layout, params, grad, objective in [("actor grad", actor, u[e], actor_grad[e], actor_objective),
+                                                      ("critic grad", critic, w[e], critic_grad[e], critic_objective)]:
             idx = rng.choice(params.size, size=min(args.params_checked, params.size), replace=False)
+            # and a few LayerNorm gains and shifts of every layer that has them
+            ln_idx = [layer[k] + o for layer in layout["layers"] if layer.get("layer_norm", False)
+                      for k in ("gain_offset", "shift_offset") for o in range(min(4, layer["out"]))]
+            idx = np.concatenate([idx, np.asarray(ln_idx, dtype=idx.dtype)])
             fd = []
             for j in idx:
-                plus, minus = params.copy(), params.copy()
-                plus[j] += h
-                minus[j] -= h
-                fd.append((objective(plus) - objective(minus)) / (2 * h))
+                unit = np.zeros(params.size)
+                unit[j] = 1.0
+                fd.append(central_difference(lambda t: objective(params + t * unit))[0])
             errs[name] = max(errs[name], max_rel_err(grad[idx], np.asarray(fd)))
             # and one random direction through all parameters at once
             dirn = rng.uniform(-1, 1, params.size)
-            fd_dir = (objective(params + h * dirn) - objective(params - h * dirn)) / (2 * h)
+            fd_dir = central_difference(lambda t: objective(params + t * dirn))[0]
             errs[name] = max(errs[name], max_rel_err(np.dot(grad, dirn), fd_dir))
 
-        fd = (forward(actor, u[e] + h * v[e], obs) - forward(actor, u[e] - h * v[e], obs)) / (2 * h)
+        fd = central_difference(lambda t: forward(actor, u[e] + t * v[e], obs, True))
         errs["actor JVP"] = max(errs["actor JVP"], max_rel_err(jvp[e], fd))
 
     tol = {"actions": 1e-4, "Q": 1e-4, "dQ/da": 1e-3, "actor grad": 1e-3, "critic grad": 1e-3, "actor JVP": 1e-3}
-    print(f"recheck {d}: env {index['env']}, members {E}, batch {B}, obs {S}, act {A}")
+    ln = " with LayerNorm" if index.get("layer_norm", False) else ""
+    print(f"recheck {d}: env {index['env']}{ln}, members {E}, batch {B}, obs {S}, act {A}")
     ok = True
     for k, err in errs.items():
         passed = err <= tol[k]
