@@ -22,6 +22,7 @@ void register_commands(CLI::App& app) {
   register_envs_commands(app);
   register_gradcheck_command(app);
   register_train_commands(app);
+  register_bench_command(app);
 }
 
 void run_selected_command(CLI::App& app) {

@@ -23,5 +23,6 @@ void register_devices_command(CLI::App& app);
 void register_envs_commands(CLI::App& app);
 void register_gradcheck_command(CLI::App& app);
 void register_train_commands(CLI::App& app);
+void register_bench_command(CLI::App& app);
 
 }  // namespace acx

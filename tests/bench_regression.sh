@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# acx bench --compare on a noisy machine: a second run of the same build
+# passes, and a 30% slowdown injected into one figure (the documented test
+# hook ACX_BENCH_INJECT_SLOWDOWN) fails with exit 1, naming that figure.
+# Also: --current compares saved files; unreadable or mismatched files exit 2.
+# Usage: bench_regression.sh ACX_BINARY
+set -u
+acx=$1
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+# One thread: on a shared 2-core machine a 2-thread OpenMP barrier waits for
+# descheduled threads, which is noise this test does not need (docs/benchmarks.md).
+common=(--quick --device cpu --threads 1 --size 1024,256,256 --repeats 7)
+fail() { echo "FAIL: $*"; for f in "$dir"/*.txt; do echo "--- $f"; cat "$f"; done; exit 1; }
+
+"$acx" bench "${common[@]}" --json "$dir/base.json" >"$dir/base.txt" 2>&1 || fail "the baseline run failed"
+
+# Run-to-run noise is not a regression.
+"$acx" bench "${common[@]}" --compare "$dir/base.json" --json "$dir/again.json" >"$dir/again.txt" 2>&1
+rc=$?
+[ $rc -eq 0 ] || fail "a second run of the same build was called a regression (exit $rc)"
+echo "ok: a second run passes"
+
+# An injected 30% slowdown of env_step is caught and named.
+ACX_BENCH_INJECT_SLOWDOWN=env_step:1.3 "$acx" bench "${common[@]}" --compare "$dir/base.json" \
+  --json "$dir/slow.json" >"$dir/slow.txt" 2>"$dir/slow_err.txt"
+rc=$?
+[ $rc -eq 1 ] || fail "the injected slowdown was not caught (exit $rc, expected 1)"
+grep -q '^| env_step/n=1024,b=256,h=256 |.*| REGRESSION |$' "$dir/slow.txt" || fail "the table does not flag env_step"
+grep -q 'regressed beyond 10%: env_step/n=1024,b=256,h=256$' "$dir/slow_err.txt" || fail "the error line does not name env_step alone"
+echo "ok: the injected 30% slowdown of env_step is caught"
+
+# Saved files: --current, and exit 2 for unreadable or mismatched ones.
+"$acx" bench --compare "$dir/base.json" --current "$dir/again.json" >"$dir/cur.txt" 2>&1 || fail "--current of a passing run failed"
+"$acx" bench --compare "$dir/base.json" --current "$dir/slow.json" >"$dir/cur_slow.txt" 2>&1
+[ $? -eq 1 ] || fail "--current of the slow run did not exit 1"
+echo '{"schema": "something else"}' >"$dir/bad.json"
+"$acx" bench --compare "$dir/bad.json" --current "$dir/again.json" >"$dir/bad.txt" 2>&1
+[ $? -eq 2 ] || fail "a foreign file did not exit 2"
+"$acx" bench --compare "$dir/missing.json" --current "$dir/again.json" >"$dir/missing.txt" 2>&1
+[ $? -eq 2 ] || fail "a missing file did not exit 2"
+sed 's/"env": "pendulum"/"env": "lqr"/' "$dir/again.json" >"$dir/other_env.json"
+"$acx" bench --compare "$dir/base.json" --current "$dir/other_env.json" >"$dir/other.txt" 2>&1
+[ $? -eq 2 ] || fail "runs of different envs did not exit 2"
+echo "ok: --current; unreadable and mismatched files exit 2"
