@@ -102,12 +102,17 @@ const std::map<std::string, std::string>& env_defaults(const std::string& env) {
         {"run.eval_every", "10000"}}},
       // Random or large early actions drive the unstable double integrator
       // to costs of 1e6 per episode, which swamp the critic: start from
-      // near-zero actions, no uniform warm-up, small noise, scaled rewards.
+      // near-zero actions, no uniform warm-up, small noise, scaled rewards;
+      // TD3's default smoothing (0.2 of a half-range of 8) blurs the
+      // optimal gain, so it is small here too.
       {"lqr",
-       {{"run.total_env_steps", "40000"},
+       {{"run.total_env_steps", "60000"},
         {"env.n_envs", "8"},
         {"run.eval_every", "4000"},
-        {"explore.sigma", "0.05"},
+        {"explore.sigma", "0.02"},
+        {"algo.target_noise", "0.02"},
+        {"algo.target_noise_clip", "0.05"},
+        {"algo.batch_size", "1024"},
         {"algo.warmup_steps", "0"},
         {"net.final_init_bound", "0.003"},
         {"algo.reward_scale", "0.1"},

@@ -53,6 +53,8 @@ def main():
     ap.add_argument("--learning-starts", type=int, default=1000)
     ap.add_argument("--threshold", type=float, default=-200.0)
     ap.add_argument("--window", type=int, default=5)
+    ap.add_argument("--run-to-end", action="store_true",
+                    help="keep training after the threshold (default: stop there, the figure is the time to it)")
     args = ap.parse_args()
     py = venv_python()
     with tempfile.TemporaryDirectory() as run_dir:
@@ -71,9 +73,12 @@ def main():
             recent = returns[-args.window:]
             if reached is None and len(recent) == args.window and sum(recent) / len(recent) >= args.threshold:
                 reached = {"seconds": time.perf_counter() - t0, "global_step": int(m.group(1))}
+                if not args.run_to_end:
+                    proc.terminate()
+                    break
         proc.wait()
         total = time.perf_counter() - t0
-    if proc.returncode != 0:
+    if proc.returncode != 0 and not (reached and not args.run_to_end):
         sys.exit(f"cleanrl exited with {proc.returncode}")
     threads = subprocess.run([py, "-c", "import torch; print(torch.get_num_threads())"], capture_output=True,
                              text=True).stdout.strip()
