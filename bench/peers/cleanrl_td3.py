@@ -5,11 +5,10 @@ the last 5 training episode returns reaches a threshold (default -200).
 
     python3 bench/peers/cleanrl_td3.py --seed 1 [--total-timesteps 30000] [--learning-starts 1000]
 
-Installs its peers into a private venv on first use: torch and
-stable-baselines3 from PyPI, gymnasium 0.29.1 (the API cleanrl 1.2.0's
-script was written for), and the cleanrl 1.2.0 wheel itself (its metadata
-says Python < 3.11; the TD3 script runs on 3.11, so it is installed with
---no-deps --ignore-requires-python). The script is run unmodified as
+Installs its peers into a private venv on first use: torch, gym 0.23.1 and
+pygame from PyPI, stable-baselines3 1.2.0 (cleanrl 1.2.0's pin) and the
+cleanrl 1.2.0 wheel itself (its metadata says Python < 3.11; the TD3 script
+runs on 3.11, so both are installed with --no-deps --ignore-requires-python). The script is run unmodified as
 `python -m cleanrl.td3_continuous_action`; its hyper-parameters are its own
 defaults except the env, the step budget, learning-starts and --cuda False.
 Prints one JSON line: seed, seconds to threshold (null if never), final
@@ -24,8 +23,10 @@ import sys
 import tempfile
 import time
 
-TORCH_PIN = "torch"
-PEERS = ["gymnasium==0.29.1", "stable-baselines3==2.3.2", "tyro", "tensorboard", TORCH_PIN]
+# cleanrl 1.2.0's td3_continuous_action.py is written for gym 0.23 (4-tuple
+# step, env.seed) and stable-baselines3 1.2.0's ReplayBuffer.
+PEERS = ["torch", "tensorboard", "gym==0.23.1", "pygame", "numpy"]
+NO_DEPS = ["stable-baselines3==1.2.0"]
 
 
 def venv_python():
@@ -33,10 +34,11 @@ def venv_python():
     py = os.path.join(venv, "bin", "python")
     if not os.path.exists(py):
         subprocess.check_call([sys.executable, "-m", "venv", venv])
-    ok = subprocess.run([py, "-c", "import torch, gymnasium, stable_baselines3, cleanrl.td3_continuous_action"],
+    ok = subprocess.run([py, "-c", "import torch, gym, pygame, stable_baselines3, cleanrl.td3_continuous_action"],
                         capture_output=True).returncode == 0
     if not ok:
         subprocess.check_call([py, "-m", "pip", "install", "-q"] + PEERS)
+        subprocess.check_call([py, "-m", "pip", "install", "-q", "--no-deps"] + NO_DEPS)
         with tempfile.TemporaryDirectory() as d:
             subprocess.check_call([py, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
                                    "--python-version", "3.10", "-d", d, "cleanrl==1.2.0"])
