@@ -34,24 +34,21 @@ constexpr int kBlock = 256;
 template <typename E>
 __global__ void env_step_kernel(typename E::Params p, VecEnvArrays a, const float* actions, uint64_t seed,
                                 int max_steps, bool auto_reset) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < a.n_envs;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  ACX_GRID_STRIDE_LOOP(i, a.n_envs) {
     vec_env_step_one<E>(p, a, i, actions, seed, max_steps, auto_reset);
   }
 }
 
 template <typename E>
 __global__ void env_reset_kernel(typename E::Params p, VecEnvArrays a, uint64_t seed) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < a.n_envs;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  ACX_GRID_STRIDE_LOOP(i, a.n_envs) {
     vec_env_reset_one<E>(p, a, i, seed, 0u);
   }
 }
 
 template <typename E>
 __global__ void env_set_state_kernel(typename E::Params p, VecEnvArrays a, const float* states, int state_dim) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < a.n_envs;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  ACX_GRID_STRIDE_LOOP(i, a.n_envs) {
     vec_env_set_state_one<E>(p, a, i, states + i * state_dim);
   }
 }

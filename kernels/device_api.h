@@ -68,5 +68,12 @@ inline unsigned grid_for(int64_t n, int block, int64_t max_blocks = max_grid_blo
 
 }  // namespace acx
 
+// for (i = this thread's first element; i < n; i += all threads of the grid):
+// the loop every one-thread-per-element kernel runs, so that a capped grid
+// (grid_for) still covers n.
+#define ACX_GRID_STRIDE_LOOP(i, n)                                                        \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
 #define ACX_LAUNCH(kernel, grid, block, shared_bytes, stream, ...) \
   ::acx::launch_kernel(#kernel, __FILE__, __LINE__, kernel, grid, block, shared_bytes, stream __VA_OPT__(, ) __VA_ARGS__)

@@ -16,27 +16,22 @@ namespace {
 
 constexpr int kBlock = 256;
 
-#define ACX_GRID_STRIDE(i, n)                                                            \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-
 __global__ void explore_gaussian_kernel(GaussianNoiseArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) gaussian_noise_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) gaussian_noise_at(a, i);
 }
 
 __global__ void explore_ou_kernel(OuNoiseArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) ou_noise_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) ou_noise_at(a, i);
 }
 
 __global__ void explore_uniform_kernel(UniformActionArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) uniform_action_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) uniform_action_at(a, i);
 }
 
 __global__ void target_smoothing_kernel(SmoothingArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) smoothing_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) smoothing_at(a, i);
 }
 
-#undef ACX_GRID_STRIDE
 
 cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 

@@ -26,35 +26,30 @@ namespace {
 
 constexpr int kBlock = 256;
 
-#define ACX_GRID_STRIDE(i, n)                                                                     \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-
 __global__ void init_uniform_kernel(InitArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) init_uniform_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) init_uniform_at(a, i);
 }
 
 __global__ void bias_act_forward_kernel(BiasActArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) bias_act_forward_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) bias_act_forward_at(a, i);
 }
 
 __global__ void bias_act_jvp_kernel(BiasActJvpArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) bias_act_jvp_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) bias_act_jvp_at(a, i);
 }
 
 __global__ void act_backward_kernel(ActBackwardArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) act_backward_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) act_backward_at(a, i);
 }
 
 __global__ void bias_grad_kernel(BiasGradArgs a, int64_t n) {
-  ACX_GRID_STRIDE(t, n) bias_grad_at(a, t);
+  ACX_GRID_STRIDE_LOOP(t, n) bias_grad_at(a, t);
 }
 
 __global__ void layer_norm_param_grad_kernel(LayerNormParamGradArgs a, int64_t n) {
-  ACX_GRID_STRIDE(t, n) layer_norm_param_grad_at(a, t);
+  ACX_GRID_STRIDE_LOOP(t, n) layer_norm_param_grad_at(a, t);
 }
 
-#undef ACX_GRID_STRIDE
 
 constexpr int kRowsPerBlock = kBlock / kWarpSize;
 

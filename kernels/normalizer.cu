@@ -51,8 +51,7 @@ __global__ void normalizer_update_kernel(NormalizerUpdateArgs a) {
 }
 
 __global__ void normalize_obs_kernel(NormalizeArgs a, int64_t n) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  ACX_GRID_STRIDE_LOOP(i, n) {
     normalize_at(a, i);
   }
 }

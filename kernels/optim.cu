@@ -16,10 +16,6 @@ namespace {
 
 constexpr int kBlock = 256;
 
-#define ACX_GRID_STRIDE(i, n)                                                                     \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-
 // The block's sum of s, valid in thread 0. warp_sums: kBlock / kWarpSize doubles.
 ACX_DEVICE double block_sum(double s, double* warp_sums) {
   for (int offset = kWarpSize / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullWarpMask, s, offset);
@@ -34,7 +30,7 @@ ACX_DEVICE double block_sum(double s, double* warp_sums) {
 }
 
 __global__ void adam_update_kernel(AdamArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) adam_update_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) adam_update_at(a, i);
 }
 
 // One block per (member, chunk).
@@ -51,15 +47,15 @@ __global__ void norm_partials_kernel(NormPartialArgs a) {
 }
 
 __global__ void clip_finalize_kernel(ClipArgs a, int64_t n_members) {
-  ACX_GRID_STRIDE(e, n_members) clip_finalize_at(a, e);
+  ACX_GRID_STRIDE_LOOP(e, n_members) clip_finalize_at(a, e);
 }
 
 __global__ void scale_members_kernel(ScaleMembersArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) scale_members_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) scale_members_at(a, i);
 }
 
 __global__ void td_grad_kernel(TdLossArgs a, int64_t n) {
-  ACX_GRID_STRIDE(i, n) td_grad_at(a, i);
+  ACX_GRID_STRIDE_LOOP(i, n) td_grad_at(a, i);
 }
 
 // One block per member: the mean loss over its batch.
@@ -72,7 +68,6 @@ __global__ void td_loss_kernel(TdLossArgs a) {
   if (threadIdx.x == 0) a.loss[e] = static_cast<float>(total / static_cast<double>(a.batch));
 }
 
-#undef ACX_GRID_STRIDE
 
 cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 

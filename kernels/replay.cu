@@ -15,19 +15,14 @@ namespace {
 
 constexpr int kBlock = 256;
 
-#define ACX_GRID_STRIDE(i, n)                                                            \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-
 __global__ void replay_store_kernel(ReplayStoreArgs a, int64_t n_words) {
-  ACX_GRID_STRIDE(w, n_words) replay_store_at(a, w);
+  ACX_GRID_STRIDE_LOOP(w, n_words) replay_store_at(a, w);
 }
 
 __global__ void replay_sample_kernel(ReplaySampleArgs a, int64_t n_rows) {
-  ACX_GRID_STRIDE(b, n_rows) replay_sample_at(a, b);
+  ACX_GRID_STRIDE_LOOP(b, n_rows) replay_sample_at(a, b);
 }
 
-#undef ACX_GRID_STRIDE
 
 cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 

@@ -10,8 +10,7 @@ constexpr int kBlock = 256;
 
 __global__ void td_target_kernel(TdTargetArgs a) {
   const int64_t n = a.n_agents * a.batch;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  ACX_GRID_STRIDE_LOOP(i, n) {
     td_target_at(a, i);
   }
 }

@@ -16,15 +16,13 @@ namespace {
 constexpr int kBlock = 256;
 
 __global__ void fill_kernel(float* x, int64_t n, float value) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  ACX_GRID_STRIDE_LOOP(i, n) {
     x[i] = value;
   }
 }
 
 __global__ void axpby_kernel(int64_t n, float a, const float* x, float b, float* y) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  ACX_GRID_STRIDE_LOOP(i, n) {
     y[i] = axpby_element(a, x[i], b, y[i]);
   }
 }
