@@ -8,6 +8,7 @@
 // n_rows and the block size, so an update is bitwise repeatable; no atomics.
 // Observation vectors are short, so a block per feature is enough parallelism
 // for the thousands of env rows of a step. normalize is one thread per element.
+#include "kernels/block_reduce.h"
 #include "kernels/device_api.h"
 #include "kernels/normalizer.h"
 
@@ -17,26 +18,13 @@ namespace {
 
 constexpr int kBlock = 256;
 
-// The block's sum of s, valid in thread 0. warp_sums: kBlock / kWarpSize doubles.
-ACX_DEVICE double normalizer_block_sum(double s, double* warp_sums) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullWarpMask, s, offset);
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  if (lane == 0) warp_sums[warp] = s;
-  __syncthreads();
-  double total = 0;
-  if (threadIdx.x == 0) {
-    for (int w = 0; w < kBlock / kWarpSize; ++w) total += warp_sums[w];
-  }
-  return total;
-}
-
 __global__ void normalizer_update_kernel(NormalizerUpdateArgs a) {
   ACX_SHARED_ARRAY(double, warp_sums, kBlock / kWarpSize);
   ACX_SHARED_ARRAY(double, batch_mean, 1);
   const int d = blockIdx.x;
   double s = 0;
   for (int64_t r = threadIdx.x; r < a.n_rows; r += blockDim.x) s += a.x[r * a.obs_dim + d];
-  const double sum = normalizer_block_sum(s, warp_sums);
+  const double sum = block_sum<kBlock>(s, warp_sums);
   if (threadIdx.x == 0) batch_mean[0] = sum / static_cast<double>(a.n_rows);
   // Also orders thread 0's reads of warp_sums before the second round's writes.
   __syncthreads();
@@ -46,7 +34,7 @@ __global__ void normalizer_update_kernel(NormalizerUpdateArgs a) {
     const double c = a.x[r * a.obs_dim + d] - m;
     q += c * c;
   }
-  const double m2 = normalizer_block_sum(q, warp_sums);
+  const double m2 = block_sum<kBlock>(q, warp_sums);
   if (threadIdx.x == 0) chan_merge(&a.count[d], &a.mean[d], &a.m2[d], static_cast<double>(a.n_rows), m, m2);
 }
 

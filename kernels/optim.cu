@@ -7,6 +7,7 @@
 // the warp sums in order. The slices depend only on the sizes, so the result
 // is bitwise reproducible from run to run; it matches the CPU shell, which
 // adds in index order, to float64 rounding.
+#include "kernels/block_reduce.h"
 #include "kernels/device_api.h"
 #include "kernels/optim.h"
 
@@ -15,19 +16,6 @@ namespace acx {
 namespace {
 
 constexpr int kBlock = 256;
-
-// The block's sum of s, valid in thread 0. warp_sums: kBlock / kWarpSize doubles.
-ACX_DEVICE double block_sum(double s, double* warp_sums) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullWarpMask, s, offset);
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  if (lane == 0) warp_sums[warp] = s;
-  __syncthreads();
-  double total = 0;
-  if (threadIdx.x == 0) {
-    for (int w = 0; w < kBlock / kWarpSize; ++w) total += warp_sums[w];
-  }
-  return total;
-}
 
 __global__ void adam_update_kernel(AdamArgs a, int64_t n) {
   ACX_GRID_STRIDE_LOOP(i, n) adam_update_at(a, i);
@@ -42,7 +30,7 @@ __global__ void norm_partials_kernel(NormPartialArgs a) {
   const float* x = a.x + e * a.n_params;
   double s = 0;
   for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) s += static_cast<double>(x[j]) * x[j];
-  const double total = block_sum(s, warp_sums);
+  const double total = block_sum<kBlock>(s, warp_sums);
   if (threadIdx.x == 0) a.partial[blockIdx.x] = total;
 }
 
@@ -64,7 +52,7 @@ __global__ void td_loss_kernel(TdLossArgs a) {
   const int64_t e = blockIdx.x;
   double s = 0;
   for (int64_t b = threadIdx.x; b < a.batch; b += blockDim.x) s += td_loss_value(a.kind, a.delta, td_residual(a, e * a.batch + b));
-  const double total = block_sum(s, warp_sums);
+  const double total = block_sum<kBlock>(s, warp_sums);
   if (threadIdx.x == 0) a.loss[e] = static_cast<float>(total / static_cast<double>(a.batch));
 }
 

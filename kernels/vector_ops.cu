@@ -6,6 +6,7 @@
 // leaders meet in shared memory. Chunk boundaries depend only on n, and the
 // host adds the chunk sums in order, so the result is bitwise reproducible
 // and equal to the CPU shell up to float64 rounding within a chunk.
+#include "kernels/block_reduce.h"
 #include "kernels/device_api.h"
 #include "kernels/vector_ops.h"
 
@@ -36,15 +37,8 @@ __global__ void chunk_sums_kernel(const float* x, int64_t n, bool squares, doubl
     const double v = x[i];
     s += squares ? v * v : v;
   }
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) s += __shfl_down_sync(kFullWarpMask, s, offset);
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  if (lane == 0) warp_sums[warp] = s;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double total = 0;
-    for (int w = 0; w < kBlock / kWarpSize; ++w) total += warp_sums[w];
-    partial[blockIdx.x] = total;
-  }
+  const double total = block_sum<kBlock>(s, warp_sums);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
 }  // namespace
