@@ -35,6 +35,9 @@ struct AgentConfig {
   std::vector<int> actor_hidden = {256, 256};
   std::vector<int> critic_hidden = {256, 256};
   float actor_lr = 3e-4f, critic_lr = 3e-4f;
+  // Per-agent variants: K learning rates each, or empty (every agent uses
+  // actor_lr / critic_lr). The optimizer reads them from the device.
+  std::vector<float> actor_lr_per_agent, critic_lr_per_agent;
   float weight_decay = 0.0f;         // AdamW decoupled decay when > 0
   float tau = 0.005f;                // Polyak rate of the targets
   int policy_delay = 2;              // TD3: actor and targets every d critic updates
@@ -116,6 +119,7 @@ class Agent {
   Buffer<float> critic_params_, critic_target_, critic_m_, critic_v_, critic_grad_;
   Buffer<float> critic_obs_, critic_act_, critic_next_obs_, critic_next_act_;
   Buffer<float> next_act_, y_, dq_, critic_loss_, dq_da_, grad_norms_, act_low_, act_high_;
+  Buffer<float> actor_member_lr_, critic_member_lr_;  // (K), (n_q K); empty without variants
   std::unique_ptr<MlpTape> actor_tape_, target_actor_tape_, critic_tape_, target_critic_tape_, actor_critic_tape_,
       act_tape_;
   int64_t act_tape_n_ = 0;

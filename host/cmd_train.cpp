@@ -75,6 +75,11 @@ void run_eval(const EvalArgs& a) {
   j["mean_return"] = r.mean;
   j["std_return"] = r.std;
   j["returns"] = r.returns;
+  if (!r.lqr_cost_ratio.empty()) {
+    // Cost over the Riccati optimum from the same start states (1 is optimal).
+    j["lqr_cost_ratio_per_agent"] = r.lqr_cost_ratio;
+    j["lqr_optimal_return"] = r.lqr_optimal_return;
+  }
   std::cout << j.dump(2) << "\n";
 }
 

@@ -126,6 +126,12 @@ std::string violation(const ConfigEntry& entry, const ConfigValue& value) {
       for (int64_t x : std::get<std::vector<int64_t>>(value))
         if (!entry.range.contains(static_cast<double>(x))) return "must have every element " + entry.range.describe();
       return "";
+    case ConfigType::kFloatList:
+      for (double x : std::get<std::vector<double>>(value)) {
+        if (std::isnan(x)) return "must hold numbers, not nan";
+        if (!entry.range.contains(x)) return "must have every element " + entry.range.describe();
+      }
+      return "";
     case ConfigType::kString: {
       if (entry.choices.empty()) return "";
       const std::string& s = std::get<std::string>(value);
@@ -173,6 +179,7 @@ std::string expected_text(ConfigType type) {
     case ConfigType::kBool: return "true or false";
     case ConfigType::kString: return "a string";
     case ConfigType::kIntList: return "a list of integers";
+    case ConfigType::kFloatList: return "a list of numbers";
   }
   return "?";
 }
@@ -204,6 +211,17 @@ bool node_value(const toml::node& node, ConfigType type, ConfigValue* out) {
         int64_t i = 0;
         if (auto v = element.value_exact<int64_t>()) list.push_back(*v);
         else if (auto d = element.value_exact<double>(); d && integral(*d, &i)) list.push_back(i);
+        else return false;
+      }
+      return *out = std::move(list), true;
+    }
+    case ConfigType::kFloatList: {
+      const toml::array* array = node.as_array();
+      if (!array) return false;
+      std::vector<double> list;
+      for (const toml::node& element : *array) {
+        if (auto d = element.value_exact<double>()) list.push_back(*d);
+        else if (auto v = element.value_exact<int64_t>()) list.push_back(static_cast<double>(*v));
         else return false;
       }
       return *out = std::move(list), true;
@@ -244,6 +262,25 @@ bool parse_int(std::string_view s, int64_t* out) {
   return parse_double(s, &d) && integral(d, out);
 }
 
+// "1,2,3" or "[1, 2, 3]" ("[]": empty), each element by parse.
+template <class T>
+bool parse_list(std::string_view text, bool (*parse)(std::string_view, T*), std::vector<T>* list) {
+  if (!text.empty() && text.front() == '[') {
+    if (text.back() != ']') return false;
+    text = trim(text.substr(1, text.size() - 2));
+  }
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    T x{};
+    if (!parse(trim(text.substr(0, comma)), &x)) return false;
+    list->push_back(x);
+    if (comma == std::string_view::npos) break;
+    text = trim(text.substr(comma + 1));
+    if (text.empty()) return false;  // "1,"
+  }
+  return true;
+}
+
 bool text_value(std::string_view text, ConfigType type, ConfigValue* out) {
   switch (type) {
     case ConfigType::kFloat: {
@@ -263,21 +300,12 @@ bool text_value(std::string_view text, ConfigType type, ConfigValue* out) {
         text = text.substr(1, text.size() - 2);
       return *out = std::string(text), true;
     case ConfigType::kIntList: {
-      if (!text.empty() && text.front() == '[') {
-        if (text.back() != ']') return false;
-        text = trim(text.substr(1, text.size() - 2));
-      }
       std::vector<int64_t> list;
-      while (!text.empty()) {
-        const size_t comma = text.find(',');
-        int64_t i = 0;
-        if (!parse_int(trim(text.substr(0, comma)), &i)) return false;
-        list.push_back(i);
-        if (comma == std::string_view::npos) break;
-        text = trim(text.substr(comma + 1));
-        if (text.empty()) return false;  // "1,"
-      }
-      return *out = std::move(list), true;
+      return parse_list(text, parse_int, &list) ? (*out = std::move(list), true) : false;
+    }
+    case ConfigType::kFloatList: {
+      std::vector<double> list;
+      return parse_list(text, parse_double, &list) ? (*out = std::move(list), true) : false;
     }
   }
   return false;
@@ -311,6 +339,7 @@ const char* config_type_name(ConfigType type) {
     case ConfigType::kBool: return "bool";
     case ConfigType::kString: return "string";
     case ConfigType::kIntList: return "int list";
+    case ConfigType::kFloatList: return "float list";
   }
   return "?";
 }
@@ -325,6 +354,12 @@ std::string config_value_toml(const ConfigValue& value) {
       std::string s = "[";
       const auto& list = std::get<std::vector<int64_t>>(value);
       for (size_t i = 0; i < list.size(); ++i) s += (i ? ", " : "") + std::to_string(list[i]);
+      return s + "]";
+    }
+    case ConfigType::kFloatList: {
+      std::string s = "[";
+      const auto& list = std::get<std::vector<double>>(value);
+      for (size_t i = 0; i < list.size(); ++i) s += (i ? ", " : "") + float_text(list[i]);
       return s + "]";
     }
   }
@@ -369,6 +404,10 @@ ConfigSchema& ConfigSchema::add_int_list(std::string key, std::vector<int64_t> d
                                          Range element_range) {
   return add({std::move(key), ConfigType::kIntList, std::move(default_value), std::move(doc), element_range, {}});
 }
+ConfigSchema& ConfigSchema::add_float_list(std::string key, std::vector<double> default_value, std::string doc,
+                                           Range element_range) {
+  return add({std::move(key), ConfigType::kFloatList, std::move(default_value), std::move(doc), element_range, {}});
+}
 
 const ConfigEntry* ConfigSchema::find(std::string_view key) const {
   const auto it = index_.find(std::string(key));
@@ -389,7 +428,8 @@ std::string validator_text(const ConfigEntry& e) {
     return s;
   }
   if ((e.type == ConfigType::kFloat || e.type == ConfigType::kInt) && !e.range.unbounded()) return e.range.describe();
-  if (e.type == ConfigType::kIntList && !e.range.unbounded()) return "each " + e.range.describe();
+  if ((e.type == ConfigType::kIntList || e.type == ConfigType::kFloatList) && !e.range.unbounded())
+    return "each " + e.range.describe();
   return "";
 }
 
@@ -414,7 +454,7 @@ std::string ConfigSchema::markdown_table() const {
       doc += " One of:";
       for (size_t i = 0; i < e.choices.size(); ++i) doc += (i ? ", `" : " `") + markdown_escape(e.choices[i]) + "`";
       doc += ".";
-    } else if (e.type == ConfigType::kIntList && !e.range.unbounded()) {
+    } else if ((e.type == ConfigType::kIntList || e.type == ConfigType::kFloatList) && !e.range.unbounded()) {
       doc += " Each element must be " + markdown_escape(e.range.describe()) + ".";
     } else if (!v.empty()) {
       doc += " Must be " + markdown_escape(v) + ".";
@@ -461,6 +501,9 @@ const std::string& Config::get_string(std::string_view key) const {
 }
 const std::vector<int64_t>& Config::get_int_list(std::string_view key) const {
   return std::get<std::vector<int64_t>>(get_typed(key, ConfigType::kIntList));
+}
+const std::vector<double>& Config::get_float_list(std::string_view key) const {
+  return std::get<std::vector<double>>(get_typed(key, ConfigType::kFloatList));
 }
 const ConfigValue& Config::get(std::string_view key) const { return values_[index_of(key)]; }
 const std::string& Config::origin(std::string_view key) const { return origins_[index_of(key)]; }
@@ -554,7 +597,8 @@ void Config::apply_override(std::string_view assignment) {
   ConfigValue value;
   if (!text_value(text, entry->type, &value))
     throw UsageError(arg + ": " + key + " must be " + expected_text(entry->type) +
-                     (entry->type == ConfigType::kIntList ? " (like 256,256)" : "") + ", got '" + std::string(text) + "'");
+                     (entry->type == ConfigType::kIntList ? " (like 256,256)" : "") +
+                     (entry->type == ConfigType::kFloatList ? " (like [3e-4, 1e-3])" : "") + ", got '" + std::string(text) + "'");
   const std::string why = violation(*entry, value);
   if (!why.empty()) throw UsageError(arg + ": " + key + " = " + config_value_toml(value) + " " + why);
   const size_t i = static_cast<size_t>(entry - schema_.entries().data());

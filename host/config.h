@@ -30,13 +30,13 @@
 
 namespace acx {
 
-enum class ConfigType { kFloat, kInt, kBool, kString, kIntList };
-const char* config_type_name(ConfigType type);  // "float", "int", "bool", "string", "int list"
+enum class ConfigType { kFloat, kInt, kBool, kString, kIntList, kFloatList };
+const char* config_type_name(ConfigType type);  // "float", "int", "bool", "string", "int list", "float list"
 
 // In the order of ConfigType.
-using ConfigValue = std::variant<double, int64_t, bool, std::string, std::vector<int64_t>>;
+using ConfigValue = std::variant<double, int64_t, bool, std::string, std::vector<int64_t>, std::vector<double>>;
 
-// A numeric interval for float and int settings (for int lists: each element).
+// A numeric interval for float and int settings (for lists: each element).
 struct Range {
   double lo = -std::numeric_limits<double>::infinity();
   double hi = std::numeric_limits<double>::infinity();
@@ -72,6 +72,8 @@ class ConfigSchema {
                            std::vector<std::string> choices = {});
   ConfigSchema& add_int_list(std::string key, std::vector<int64_t> default_value, std::string doc,
                              Range element_range = {});
+  ConfigSchema& add_float_list(std::string key, std::vector<double> default_value, std::string doc,
+                               Range element_range = {});
 
   const std::vector<ConfigEntry>& entries() const { return entries_; }
   const ConfigEntry* find(std::string_view key) const;  // nullptr if absent
@@ -103,6 +105,7 @@ class Config {
   bool get_bool(std::string_view key) const;
   const std::string& get_string(std::string_view key) const;
   const std::vector<int64_t>& get_int_list(std::string_view key) const;
+  const std::vector<double>& get_float_list(std::string_view key) const;
   const ConfigValue& get(std::string_view key) const;
 
   // Sets a value from code (a CLI flag that is also a setting, like --seed):

@@ -44,8 +44,20 @@ uint64_t mix_seed(uint64_t seed, uint64_t salt) {
 }
 enum Salt : uint64_t { kSaltEnv = 1, kSaltExplore = 2, kSaltReplay = 3, kSaltSmooth = 4, kSaltEval = 5, kSaltInit = 6 };
 
+// A per-agent variant list: empty, or one value per agent (run.agents).
+std::vector<float> variant(const Config& c, const std::string& key) {
+  const std::vector<double>& v = c.get_float_list(key);
+  const int64_t k = c.get_int("run.agents");
+  ACX_USAGE_CHECK(v.empty() || static_cast<int64_t>(v.size()) == k,
+                  fmt::format("{} has {} value{} but run.agents is {}: give one per agent, or none", key, v.size(),
+                              v.size() == 1 ? "" : "s", k));
+  return std::vector<float>(v.begin(), v.end());
+}
+
 AgentConfig agent_config(const Config& c) {
   AgentConfig a;
+  a.actor_lr_per_agent = variant(c, "variants.actor_lr");
+  a.critic_lr_per_agent = variant(c, "variants.critic_lr");
   a.algo = parse_algo(c.get_string("algo.name"));
   a.n_agents = static_cast<int>(c.get_int("run.agents"));
   a.actor_hidden.clear();
@@ -115,16 +127,58 @@ double std_of(const std::vector<double>& v) {
   return v.empty() ? kNaN : std::sqrt(s / static_cast<double>(v.size()));
 }
 
+struct EvalEpisodes {
+  std::vector<double> returns;  // every episode, agent-major
+  // lqr only (else empty): the optimal return from each episode's start state
+  // over the same horizon, -x0' P_0 x0 (envs/lqr_riccati.h).
+  std::vector<double> optimal_returns;
+  double expected_optimal_return = 0;  // lqr: over the reset distribution
+};
+
+// Each agent's cost relative to the optimum from the same start states:
+// sum of -return over sum of -optimal return, over its episodes.
+std::vector<double> lqr_cost_ratios(const EvalEpisodes& e, int n_agents) {
+  std::vector<double> out;
+  if (e.optimal_returns.empty()) return out;
+  const size_t per = e.returns.size() / static_cast<size_t>(n_agents);
+  for (int k = 0; k < n_agents; ++k) {
+    double cost = 0, opt = 0;
+    for (size_t i = k * per; i < (k + 1) * per; ++i) cost -= e.returns[i], opt -= e.optimal_returns[i];
+    out.push_back(cost / opt);
+  }
+  return out;
+}
+
+// The time limit of evaluation episodes: run.eval_max_steps, else env.max_steps.
+int eval_max_steps(const Config& c) {
+  const int64_t e = c.get_int("run.eval_max_steps");
+  return static_cast<int>(e > 0 ? e : c.get_int("env.max_steps"));
+}
+
 // Runs `episodes` episodes per agent with the deterministic policy on fresh
 // envs keyed by `seed`; returns every episode's return, agent-major.
-std::vector<double> run_eval(const Device& dev, Agent& agent, const RunningNormalizer* norm, const EnvInfo& info,
-                             int n_agents, int episodes, int max_steps, uint64_t seed) {
+EvalEpisodes run_eval(const Device& dev, Agent& agent, const RunningNormalizer* norm, const EnvInfo& info,
+                      int n_agents, int episodes, int max_steps, uint64_t seed) {
   const int64_t n = static_cast<int64_t>(n_agents) * episodes;
   auto env = make_vec_env(dev, info.name, n);
   if (max_steps > 0) env->set_max_steps(max_steps);
   env->reset(seed);
+  EvalEpisodes out;
+  if (info.name == "lqr") {
+    // The registered lqr env runs the default Params (envs/builtin_envs.cu).
+    const Lqr::Params p;
+    const FiniteHorizonLqr opt = solve_finite_horizon(p, env->max_steps());
+    out.expected_optimal_return = -opt.expected_cost;
+    const std::vector<float> x0 = env->state_host();
+    const int sd = info.state_dim;
+    for (int64_t i = 0; i < n; ++i) {
+      const std::vector<double> x(x0.begin() + i * sd, x0.begin() + i * sd + p.n);
+      out.optimal_returns.push_back(-quadratic_cost(opt.P[0], x));
+    }
+  }
   Buffer<float> actions(dev, n * info.act_dim), normed(dev, norm ? n * info.obs_dim : 0);
-  std::vector<double> returns(n, kNaN);
+  std::vector<double>& returns = out.returns;
+  returns.assign(n, kNaN);
   int64_t remaining = n;
   for (int t = 0; t <= env->max_steps() && remaining > 0; ++t) {
     const float* obs = env->obs();
@@ -144,13 +198,14 @@ std::vector<double> run_eval(const Device& dev, Agent& agent, const RunningNorma
     }
   }
   ACX_CHECK(remaining == 0, "evaluation episodes did not end within the time limit");
-  return returns;
+  return out;
 }
 
 struct EvalRecord {
   int64_t env_steps;
   double wall_s, mean, std;
   std::vector<double> per_agent;
+  std::vector<double> lqr_cost_ratio;  // per agent, lqr only
 };
 
 class Run {
@@ -192,13 +247,21 @@ class Run {
     obs_prev_ = Buffer<float>(dev_, K_ * N_ * info_.obs_dim);
     low_ = Buffer<float>::from_host(dev_, info_.action_low);
     high_ = Buffer<float>::from_host(dev_, info_.action_high);
-    const double sigma = cfg_.get_float("explore.sigma"), sigma_min = cfg_.get_float("explore.sigma_min");
-    std::vector<float> sig = sigma_min < 0 ? std::vector<float>(K_ * N_, static_cast<float>(sigma))
-                                           : std::vector<float>();
-    if (sigma_min >= 0) {
-      ACX_USAGE_CHECK(sigma_min > 0 && sigma_min <= sigma, "explore.sigma_min must be in (0, explore.sigma]");
+    // One noise scale per env: agent k's sigma (explore.sigma or its
+    // variant), or spread log-uniformly from sigma_min up to it.
+    const std::vector<float> agent_sigma = variant(cfg_, "variants.explore_sigma");
+    const double sigma_min = cfg_.get_float("explore.sigma_min");
+    std::vector<float> sig;
+    for (int k = 0; k < K_; ++k) {
+      const double sigma = agent_sigma.empty() ? cfg_.get_float("explore.sigma") : agent_sigma[k];
+      if (sigma_min < 0) {
+        sig.insert(sig.end(), N_, static_cast<float>(sigma));
+        continue;
+      }
+      ACX_USAGE_CHECK(sigma_min > 0 && sigma_min <= sigma,
+                      fmt::format("explore.sigma_min must be in (0, sigma] for every agent's sigma, here {}", sigma));
       const std::vector<float> per = log_uniform_sigmas(N_, static_cast<float>(sigma_min), static_cast<float>(sigma));
-      for (int k = 0; k < K_; ++k) sig.insert(sig.end(), per.begin(), per.end());
+      sig.insert(sig.end(), per.begin(), per.end());
     }
     sigma_ = Buffer<float>::from_host(dev_, sig);
     ou_state_ = Buffer<float>(dev_, K_ * N_ * info_.act_dim);
@@ -369,9 +432,10 @@ class Run {
   void evaluate(double wall, double* mean, double* stdev) {
     const int episodes = static_cast<int>(cfg_.get_int("run.eval_episodes"));
     const uint64_t seed = mix_seed(seed_ ^ static_cast<uint64_t>(env_steps_), kSaltEval);
-    const std::vector<double> r = run_eval(dev_, *agent_, norm_.get(), info_, K_, episodes,
-                                           static_cast<int>(cfg_.get_int("env.max_steps")), seed);
-    EvalRecord rec{env_steps_, wall, 0, 0, {}};
+    const EvalEpisodes e = run_eval(dev_, *agent_, norm_.get(), info_, K_, episodes, eval_max_steps(cfg_), seed);
+    const std::vector<double>& r = e.returns;
+    EvalRecord rec{env_steps_, wall, 0, 0, {}, lqr_cost_ratios(e, K_)};
+    lqr_optimal_return_ = e.expected_optimal_return;
     for (int k = 0; k < K_; ++k) {
       rec.per_agent.push_back(mean_of(std::vector<double>(r.begin() + k * episodes, r.begin() + (k + 1) * episodes)));
     }
@@ -531,16 +595,24 @@ class Run {
     for (const EvalRecord& e : evals_) {
       ev.push_back({{"env_steps", e.env_steps}, {"wall_s", e.wall_s}, {"mean", e.mean}, {"std", e.std},
                     {"per_agent", e.per_agent}});
+      if (!e.lqr_cost_ratio.empty()) ev.back()["lqr_cost_ratio_per_agent"] = e.lqr_cost_ratio;
     }
     j["evals"] = ev;
+    // Per-agent hyper-parameters when the run is a sweep (variants.*).
+    nlohmann::json variants = nlohmann::json::object();
+    for (const char* key : {"variants.actor_lr", "variants.critic_lr", "variants.explore_sigma"}) {
+      if (!cfg_.get_float_list(key).empty()) variants[std::string(key).substr(9)] = cfg_.get_float_list(key);
+    }
+    if (!variants.empty()) j["variants"] = variants;
     const double final_eval = evals_.empty() ? kNaN : evals_.back().mean;
     j["final_eval_return"] = final_eval;
     if (!evals_.empty()) j["final_eval_per_agent"] = evals_.back().per_agent;
-    if (info_.name == "lqr") {
-      // The optimum over an episode of the env's length from the reset distribution.
-      const FiniteHorizonLqr opt = solve_finite_horizon(Lqr::Params{}, Lqr::kMaxSteps);
-      j["lqr_optimal_return"] = -opt.expected_cost;
-      if (!evals_.empty()) j["lqr_cost_ratio"] = -final_eval / opt.expected_cost;
+    if (info_.name == "lqr" && !evals_.empty()) {
+      // Cost over the optimal cost from the same start states, over the
+      // evaluation's horizon (a ratio of 1 is optimal); mean over agents.
+      j["lqr_optimal_return"] = lqr_optimal_return_;
+      j["lqr_cost_ratio"] = mean_of(evals_.back().lqr_cost_ratio);
+      j["lqr_cost_ratio_per_agent"] = evals_.back().lqr_cost_ratio;
     }
     const std::string path = (fs::path(out_) / "summary.json").string();
     write_file_atomic(path, j.dump(2) + "\n");
@@ -578,6 +650,7 @@ class Run {
   int64_t env_steps_ = 0, steps_at_start_ = 0;
   double wall_s_ = 0;
   double last_train_return_ = kNaN;
+  double lqr_optimal_return_ = kNaN;
   std::vector<EvalRecord> evals_;
 };
 
@@ -647,8 +720,11 @@ EvalResult evaluate_checkpoint(const Device& dev, const std::string& checkpoint,
   EvalResult r;
   r.agents = static_cast<int>(cfg.get_int("run.agents"));
   r.env = info.name;
-  r.returns = run_eval(dev, agent, norm.get(), info, r.agents, episodes, static_cast<int>(cfg.get_int("env.max_steps")),
-                       mix_seed(seed, kSaltEval));
+  const EvalEpisodes e =
+      run_eval(dev, agent, norm.get(), info, r.agents, episodes, eval_max_steps(cfg), mix_seed(seed, kSaltEval));
+  r.returns = e.returns;
+  r.lqr_cost_ratio = lqr_cost_ratios(e, r.agents);
+  r.lqr_optimal_return = e.expected_optimal_return;
   r.mean = mean_of(r.returns);
   r.std = std_of(r.returns);
   return r;

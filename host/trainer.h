@@ -42,6 +42,10 @@ TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, boo
 struct EvalResult {
   std::vector<double> returns;  // every episode, agent-major
   double mean = 0, std = 0;
+  // lqr only (else empty): each agent's cost over the optimal cost of the
+  // same start states, sum over its episodes of -return / (x0' P_0 x0).
+  std::vector<double> lqr_cost_ratio;
+  double lqr_optimal_return = 0;  // the optimal return, expected over the reset distribution
   int agents = 1;
   std::string env;
 };

@@ -11,8 +11,10 @@
 namespace acx::ops {
 
 void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step, float* params, float* m, float* v,
-               const float* grads) {
+               const float* grads, const float* member_lr, int64_t member_size) {
   ACX_CHECK(step >= 1, "Adam steps count from 1");
+  ACX_CHECK(member_lr == nullptr || (member_size >= 1 && n % member_size == 0),
+            "per-member Adam learning rates need n to be a multiple of the member size");
   const double t = static_cast<double>(step);
   AdamArgs a;
   a.lr = cfg.lr;
@@ -23,6 +25,9 @@ void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step
   a.step_size = static_cast<float>(cfg.lr / (1.0 - std::pow(static_cast<double>(cfg.beta1), t)));
   a.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(static_cast<double>(cfg.beta2), t)));
   a.decoupled = cfg.decoupled ? 1 : 0;
+  a.member_lr = member_lr;
+  a.member_size = member_lr ? member_size : 1;
+  a.inv_bc1 = static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(cfg.beta1), t)));
   a.params = params;
   a.m = m;
   a.v = v;

@@ -36,6 +36,11 @@ struct AdamArgs {
   float step_size;     // lr / (1 - beta1^t), computed in float64 on the host
   float inv_sqrt_bc2;  // 1 / sqrt(1 - beta2^t)
   int decoupled;
+  // Per-member learning rates (hyper-parameter variants), or null: element
+  // i uses member_lr[i / member_size] and step size member_lr * inv_bc1.
+  const float* member_lr;  // (n / member_size) on the device
+  int64_t member_size;
+  float inv_bc1;           // 1 / (1 - beta1^t)
   float* params;       // (n)
   float* m;            // (n) first moment
   float* v;            // (n) second moment
@@ -45,15 +50,20 @@ struct AdamArgs {
 ACX_HD void adam_update_at(const AdamArgs& a, int64_t i) {
   float p = a.params[i];
   float g = a.grads[i];
+  float lr = a.lr, step_size = a.step_size;
+  if (a.member_lr != nullptr) {
+    lr = a.member_lr[i / a.member_size];
+    step_size = lr * a.inv_bc1;
+  }
   if (a.decoupled) {
-    p -= a.lr * a.weight_decay * p;
+    p -= lr * a.weight_decay * p;
   } else {
     g += a.weight_decay * p;
   }
   const float m = a.beta1 * a.m[i] + (1.0f - a.beta1) * g;
   const float v = a.beta2 * a.v[i] + (1.0f - a.beta2) * g * g;
   const float denom = sqrtf(v) * a.inv_sqrt_bc2 + a.eps;
-  a.params[i] = p - a.step_size * (m / denom);
+  a.params[i] = p - step_size * (m / denom);
   a.m[i] = m;
   a.v[i] = v;
 }
@@ -136,8 +146,11 @@ ACX_HD void td_grad_at(const TdLossArgs& a, int64_t i) {
 // ---- ops ---------------------------------------------------------------------------------
 namespace ops {
 // One Adam(W) step over n parameters; step is the 1-based count of this step.
+// With member_lr (device, n / member_size values) the parameters are members
+// of member_size each and member e uses learning rate member_lr[e] instead
+// of cfg.lr (per-agent variants).
 void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step, float* params, float* m, float* v,
-               const float* grads);
+               const float* grads, const float* member_lr = nullptr, int64_t member_size = 0);
 // target <- tau online + (1 - tau) target (ops::axpby).
 void polyak_update(const Device& dev, int64_t n, float tau, const float* online, float* target);
 // Per-member L2 norms of grads (E, P) into norms (E, on the device); when

@@ -17,6 +17,26 @@ namespace {
 
 class OptimTest : public ::testing::TestWithParam<Backend> {};
 
+// One float64 Adam(W) step, element i with learning rate lr_of(i).
+template <class LrOf>
+void adam_reference_step(const AdamConfig& cfg, int step, const std::vector<float>& g, LrOf lr_of,
+                         std::vector<double>& rp, std::vector<double>& rm, std::vector<double>& rv) {
+  const double b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps, wd = cfg.weight_decay;
+  for (size_t i = 0; i < rp.size(); ++i) {
+    const double lr = lr_of(i);
+    double gi = g[i];
+    if (cfg.decoupled) {
+      rp[i] -= lr * wd * rp[i];
+    } else {
+      gi += wd * rp[i];
+    }
+    rm[i] = b1 * rm[i] + (1 - b1) * gi;
+    rv[i] = b2 * rv[i] + (1 - b2) * gi * gi;
+    const double mhat = rm[i] / (1 - std::pow(b1, step)), vhat = rv[i] / (1 - std::pow(b2, step));
+    rp[i] -= lr * mhat / (std::sqrt(vhat) + eps);
+  }
+}
+
 TEST_P(OptimTest, AdamAndAdamWMatchFloat64OverSteps) {
   ACX_DEVICE_OR_SKIP(dev, GetParam());
   for (bool decoupled : {false, true}) {
@@ -33,23 +53,11 @@ TEST_P(OptimTest, AdamAndAdamWMatchFloat64OverSteps) {
       m.zero();
       v.zero();
       std::vector<double> rp(p0.begin(), p0.end()), rm(static_cast<size_t>(n), 0.0), rv(static_cast<size_t>(n), 0.0);
-      const double b1 = cfg.beta1, b2 = cfg.beta2, lr = cfg.lr, eps = cfg.eps, wd = cfg.weight_decay;
       for (int step = 1; step <= 6; ++step) {
         const auto g = test::random_floats(static_cast<size_t>(n), 10 + step, -1.0f, 1.0f);
         Buffer<float> dg = Buffer<float>::from_host(dev, g);
         ops::adam_step(dev, n, cfg, step, p.data(), m.data(), v.data(), dg.data());
-        for (int64_t i = 0; i < n; ++i) {
-          double gi = g[i];
-          if (decoupled) {
-            rp[i] -= lr * wd * rp[i];
-          } else {
-            gi += wd * rp[i];
-          }
-          rm[i] = b1 * rm[i] + (1 - b1) * gi;
-          rv[i] = b2 * rv[i] + (1 - b2) * gi * gi;
-          const double mhat = rm[i] / (1 - std::pow(b1, step)), vhat = rv[i] / (1 - std::pow(b2, step));
-          rp[i] -= lr * mhat / (std::sqrt(vhat) + eps);
-        }
+        adam_reference_step(cfg, step, g, [&](size_t) { return static_cast<double>(cfg.lr); }, rp, rm, rv);
         EXPECT_TRUE(test::all_close(p.to_host(), rp, 2e-6, 1e-5)) << "n " << n << " step " << step;
         EXPECT_TRUE(test::all_close(m.to_host(), rm, 1e-6, 1e-5)) << "n " << n << " step " << step;
         EXPECT_TRUE(test::all_close(v.to_host(), rv, 1e-7, 1e-5)) << "n " << n << " step " << step;
@@ -63,6 +71,49 @@ TEST_P(OptimTest, AdamAndAdamWMatchFloat64OverSteps) {
   }
   Buffer<float> x(dev, 1);
   EXPECT_THROW(ops::adam_step(dev, 1, AdamConfig{}, 0, x.data(), x.data(), x.data(), x.data()), Error);
+}
+
+// Per-agent variants: each member of the parameters takes its own learning
+// rate; a member with rate 0 does not move (under Adam without decay).
+TEST_P(OptimTest, AdamPerMemberLearningRatesMatchFloat64) {
+  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  const std::vector<float> lrs = {1e-3f, 0.0f, 3e-2f, 3e-3f};
+  const int64_t member = 257, n = member * static_cast<int64_t>(lrs.size());
+  for (bool decoupled : {false, true}) {
+    AdamConfig cfg;
+    cfg.lr = 0.5f;  // must be ignored
+    cfg.weight_decay = decoupled ? 0.1f : 0.0f;
+    cfg.decoupled = decoupled;
+    const auto p0 = test::random_floats(static_cast<size_t>(n), 3, -1.0f, 1.0f);
+    Buffer<float> p = Buffer<float>::from_host(dev, p0), m(dev, static_cast<size_t>(n)), v(dev, static_cast<size_t>(n));
+    Buffer<float> lr = Buffer<float>::from_host(dev, lrs);
+    m.zero();
+    v.zero();
+    std::vector<double> rp(p0.begin(), p0.end()), rm(static_cast<size_t>(n), 0.0), rv(static_cast<size_t>(n), 0.0);
+    for (int step = 1; step <= 5; ++step) {
+      const auto g = test::random_floats(static_cast<size_t>(n), 20 + step, -1.0f, 1.0f);
+      Buffer<float> dg = Buffer<float>::from_host(dev, g);
+      ops::adam_step(dev, n, cfg, step, p.data(), m.data(), v.data(), dg.data(), lr.data(), member);
+      adam_reference_step(cfg, step, g, [&](size_t i) { return static_cast<double>(lrs[i / member]); }, rp, rm, rv);
+      EXPECT_TRUE(test::all_close(p.to_host(), rp, 2e-6, 1e-5)) << "step " << step;
+    }
+    const auto got = p.to_host();
+    for (size_t e = 0; e < lrs.size(); ++e) {
+      double moved = 0;
+      for (int64_t i = 0; i < member; ++i) {
+        const size_t k = e * member + static_cast<size_t>(i);
+        moved = std::max(moved, std::fabs(static_cast<double>(got[k]) - p0[k]));
+      }
+      if (lrs[e] == 0.0f) {
+        EXPECT_EQ(moved, 0.0) << "member " << e;
+      } else {
+        EXPECT_GT(moved, 0.5 * lrs[e]) << "member " << e;
+        EXPECT_LT(moved, 10.0 * lrs[e]) << "member " << e << " took another member's rate";
+      }
+    }
+  }
+  Buffer<float> x(dev, 10), lr(dev, 3);
+  EXPECT_THROW(ops::adam_step(dev, 10, AdamConfig{}, 1, x.data(), x.data(), x.data(), x.data(), lr.data(), 3), Error);
 }
 
 TEST_P(OptimTest, PolyakUpdate) {

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "host/safetensors.h"
 
 namespace acx {
@@ -182,6 +184,113 @@ TEST(Train, BadInputIsAClearError) {
   r = run_acx("train --device cpu --resume " + d.string() + " --set run.total_env_steps=200");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("mismatched checkpoint"), std::string::npos) << r.err;
+  fs::remove_all(d);
+}
+
+// Per-agent variants: agents are independent members, so an agent whose
+// hyper-parameters are the same in two runs trains bit for bit the same,
+// and one whose variants differ trains differently.
+TEST(Train, PerAgentVariantsChangeOnlyTheirAgent) {
+  const fs::path a = fresh_dir("variants_a"), b = fresh_dir("variants_b");
+  const std::string common = kSmall + " --agents 2 --set run.total_env_steps=300";
+  ASSERT_EQ(run_acx("train" + common +
+                    " --set variants.actor_lr=[3e-4,1e-3] --set variants.critic_lr=[3e-4,2e-3]"
+                    " --set variants.explore_sigma=[0.1,0.3] --out " + a.string()).code, 0);
+  ASSERT_EQ(run_acx("train" + common +
+                    " --set variants.actor_lr=[3e-4,3e-3] --set variants.critic_lr=[3e-4,1e-4]"
+                    " --set variants.explore_sigma=[0.1,0.05] --out " + b.string()).code, 0);
+  const auto halves = [](const fs::path& d, const std::string& name, int n_halves) {
+    const std::vector<uint8_t> bytes = tensor_bytes(d / "checkpoint.safetensors", name);
+    std::vector<std::vector<uint8_t>> out;
+    const size_t part = bytes.size() / n_halves;
+    for (int i = 0; i < n_halves; ++i) out.emplace_back(bytes.begin() + i * part, bytes.begin() + (i + 1) * part);
+    return out;
+  };
+  // actor.params is (K, P): agent 0 then agent 1. critic.params is (2 K, P):
+  // critic 0 of agents 0, 1, then critic 1 of agents 0, 1.
+  const auto actor_a = halves(a, "actor.params", 2), actor_b = halves(b, "actor.params", 2);
+  const auto critic_a = halves(a, "critic.params", 4), critic_b = halves(b, "critic.params", 4);
+  EXPECT_EQ(actor_a[0], actor_b[0]) << "agent 0 has the same hyper-parameters in both runs";
+  EXPECT_EQ(critic_a[0], critic_b[0]);
+  EXPECT_EQ(critic_a[2], critic_b[2]);
+  EXPECT_NE(actor_a[1], actor_b[1]) << "agent 1's variants differ";
+  EXPECT_NE(critic_a[1], critic_b[1]);
+  EXPECT_NE(critic_a[3], critic_b[3]);
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(a / "summary.json"));
+  EXPECT_EQ(j["variants"]["actor_lr"], nlohmann::json({3e-4, 1e-3}));
+  EXPECT_EQ(j["final_eval_per_agent"].size(), 2u);
+
+  const fs::path d = fresh_dir("variants_bad");
+  const CliRun r = run_acx("train" + common + " --set variants.actor_lr=[1e-3,1e-3,1e-3] --out " + d.string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("variants.actor_lr has 3 values but run.agents is 2"), std::string::npos) << r.err;
+  for (const fs::path& p : {a, b, d}) fs::remove_all(p);
+}
+
+// The expected optimal cost of the default lqr env over a horizon, written
+// here from the textbook recursion (independent of envs/lqr_riccati.cpp):
+// P_T = 0, P_t = Q + A'P(A - BK), K = (R + B'PB)^-1 B'PA; E[x0'P_0x0] = tr(P_0)/3.
+double lqr_expected_optimal_cost(int horizon) {
+  // The env's float parameters (envs/lqr.h), widened.
+  const double dt = 0.1f, a[2][2] = {{1.0, dt}, {0.0, 1.0}}, b[2] = {0.005f, dt}, r = 0.1f;
+  double p[2][2] = {{0, 0}, {0, 0}};
+  for (int t = 0; t < horizon; ++t) {
+    const double pb[2] = {p[0][0] * b[0] + p[0][1] * b[1], p[1][0] * b[0] + p[1][1] * b[1]};
+    const double s = r + b[0] * pb[0] + b[1] * pb[1];
+    double k[2];  // (B'PA) / s
+    for (int j = 0; j < 2; ++j) k[j] = (pb[0] * a[0][j] + pb[1] * a[1][j]) / s;
+    double acl[2][2], pn[2][2];
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) acl[i][j] = a[i][j] - b[i] * k[j];
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) {
+        double v = i == j ? 1.0 : 0.0;
+        for (int m = 0; m < 2; ++m)
+          for (int n = 0; n < 2; ++n) v += a[m][i] * p[m][n] * acl[n][j];
+        pn[i][j] = v;
+      }
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) p[i][j] = pn[i][j];
+  }
+  return (p[0][0] + p[1][1]) / 3.0;
+}
+
+// lqr is trained on short episodes and evaluated on run.eval_max_steps ones;
+// its evaluations compare each episode with the optimum from the same start
+// over that horizon, so no policy can score a cost ratio below 1.
+TEST(Train, LqrIsEvaluatedAgainstTheOptimumFromTheSameStartsOverTheEvalHorizon) {
+  const fs::path d = fresh_dir("lqr");
+  const std::string args =
+      " --env lqr --device cpu --set net.actor_hidden=[16,16] --set net.critic_hidden=[16,16] --set algo.batch_size=32"
+      " --set env.n_envs=4 --set env.max_steps=30 --set run.eval_max_steps=200 --set algo.learning_starts=100"
+      " --set run.total_env_steps=400 --set run.eval_every=200 --set run.eval_episodes=50 --set run.threads=1"
+      " --set replay.capacity=1000 --agents 2 --out " + d.string();
+  const CliRun r = run_acx("train" + args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(d / "summary.json"));
+  const double opt200 = lqr_expected_optimal_cost(200), opt30 = lqr_expected_optimal_cost(30);
+  ASSERT_GT(std::abs(opt200 - opt30), 1e-3) << "the test must tell the two horizons apart";
+  EXPECT_NEAR(j["lqr_optimal_return"].get<double>(), -opt200, 1e-9 * opt200);
+  ASSERT_EQ(j["evals"].size(), 2u);
+  for (const auto& e : j["evals"]) {
+    ASSERT_EQ(e["lqr_cost_ratio_per_agent"].size(), 2u);
+    for (const auto& ratio : e["lqr_cost_ratio_per_agent"]) {
+      // float32 dynamics against the float64 optimum: allow rounding only.
+      EXPECT_GE(ratio.get<double>(), 1.0 - 1e-4) << e.dump();
+      EXPECT_TRUE(std::isfinite(ratio.get<double>()));
+    }
+  }
+  const double ratio = j["lqr_cost_ratio"].get<double>();
+  EXPECT_NEAR(ratio, 0.5 * (j["lqr_cost_ratio_per_agent"][0].get<double>() + j["lqr_cost_ratio_per_agent"][1].get<double>()),
+              1e-12 * ratio);
+
+  const CliRun ev = run_acx("eval --device cpu --episodes 40 --checkpoint " + (d / "checkpoint.safetensors").string());
+  ASSERT_EQ(ev.code, 0) << ev.err;
+  const nlohmann::json e = nlohmann::json::parse(ev.out);
+  ASSERT_EQ(e["returns"].size(), 80u);
+  ASSERT_EQ(e["lqr_cost_ratio_per_agent"].size(), 2u);
+  for (const auto& x : e["lqr_cost_ratio_per_agent"]) EXPECT_GE(x.get<double>(), 1.0 - 1e-4);
+  EXPECT_NEAR(e["lqr_optimal_return"].get<double>(), -opt200, 1e-9 * opt200);
   fs::remove_all(d);
 }
 
