@@ -8,6 +8,8 @@ Draws each --y column against the --x column (empty fields, e.g. steps
 without an evaluation, are skipped; a column COL_std, when present, is drawn
 as a band around COL). The title is the run directory's name with the env
 and algorithm read from DIR/summary.json or DIR/config.toml when they say.
+For lqr runs (summary.json with lqr_cost_ratio_per_agent in its
+evaluations) a second panel shows the cost over the optimal cost, log scale.
 Needs matplotlib (Debian: python3-matplotlib; scripts/install_deps.sh).
 """
 import argparse
@@ -78,6 +80,21 @@ def run_description(run_dir):
     return env, algo
 
 
+def lqr_cost_ratios(run_dir):
+    """[(env_steps, mean cost ratio over agents)] from summary.json, or []."""
+    try:
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            evals = json.load(f).get("evals", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    out = []
+    for e in evals:
+        ratios = e.get("lqr_cost_ratio_per_agent") if isinstance(e, dict) else None
+        if ratios:
+            out.append((e["env_steps"], sum(ratios) / len(ratios)))
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", help="the run directory (holds metrics.csv)")
@@ -113,7 +130,22 @@ def main():
         fail(f"{csv_path} has no column {', '.join(missing)} (it has: {', '.join(columns)})")
 
     xs = columns[args.x]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    ratios = lqr_cost_ratios(args.dir) if args.x == "env_steps" else []
+    if ratios:
+        fig, (ax, rax) = plt.subplots(2, 1, figsize=(8, 7), dpi=120, sharex=True,
+                                      gridspec_kw={"height_ratios": [1, 1]})
+        rx, ry = zip(*ratios)
+        rax.plot(rx, ry, marker="o", markersize=3, linewidth=1.6, label="cost / optimal cost (same starts)")
+        rax.axhline(1.05, color="tab:red", linestyle="--", linewidth=1, label="1.05 (target)")
+        rax.axhline(1.0, color="gray", linestyle=":", linewidth=1, label="1 (optimal)")
+        rax.set_yscale("log")
+        rax.set_ylabel("cost / optimal")
+        rax.set_xlabel(args.x.replace("_", " "))
+        rax.grid(True, which="both", alpha=0.3)
+        rax.legend(loc="best")
+        ax.set_yscale("symlog")  # returns span 1e6 early to ~6 at the end
+    else:
+        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
     n_points = 0
     for name in wanted:
         points = [(x, y) for x, y in zip(xs, columns[name]) if not (math.isnan(x) or math.isnan(y))]
