@@ -183,7 +183,7 @@ EvalEpisodes run_eval(const Device& dev, Agent& agent, const RunningNormalizer* 
   for (int t = 0; t <= env->max_steps() && remaining > 0; ++t) {
     const float* obs = env->obs();
     if (norm) {
-      norm->normalize(obs, n, normed.data());
+      norm->normalize(obs, episodes, normed.data());  // each agent's rows with its statistics
       obs = normed.data();
     }
     agent.act(obs, episodes, actions.data());
@@ -217,8 +217,6 @@ class Run {
     N_ = cfg_.get_int("env.n_envs");
     seed_ = static_cast<uint64_t>(cfg_.get_int("run.seed"));
     total_ = cfg_.get_int("run.total_env_steps");
-    ACX_USAGE_CHECK(!(cfg_.get_bool("obs_norm.enabled") && K_ > 1),
-                    "obs_norm.enabled with run.agents > 1 is not supported: the agents would share statistics");
 
     const AgentConfig acfg = agent_config(cfg_);
     agent_ = std::make_unique<Agent>(dev_, info_, acfg);
@@ -237,7 +235,7 @@ class Run {
     if (cfg_.get_bool("obs_norm.enabled")) {
       NormalizerConfig nc;
       nc.clip = static_cast<float>(cfg_.get_float("obs_norm.clip"));
-      norm_ = std::make_unique<RunningNormalizer>(dev_, info_.obs_dim, nc);
+      norm_ = std::make_unique<RunningNormalizer>(dev_, info_.obs_dim, nc, K_);  // statistics per agent
       norm_obs_ = Buffer<float>(dev_, K_ * N_ * info_.obs_dim);
       norm_batch_obs_ = Buffer<float>(dev_, K_ * acfg.batch * info_.obs_dim);
       norm_batch_next_ = Buffer<float>(dev_, K_ * acfg.batch * info_.obs_dim);
@@ -363,7 +361,7 @@ class Run {
     } else {
       const float* obs = env_->obs();
       if (norm_) {
-        norm_->normalize(obs, kn, norm_obs_.data());
+        norm_->normalize(obs, N_, norm_obs_.data());
         obs = norm_obs_.data();
       }
       agent_->act(obs, N_, mu_.data());
@@ -379,7 +377,7 @@ class Run {
       }
     }
     // 2. step, 3. store
-    if (norm_) norm_->update(env_->obs(), kn);
+    if (norm_) norm_->update(env_->obs(), N_);
     memory::copy_device_to_device(dev_, obs_prev_.data(), env_->obs(), kn * info_.obs_dim * sizeof(float));
     env_->step(actions_.data());
     replay_->store(obs_prev_.data(), actions_.data(), env_->reward(), env_->final_obs(), env_->terminated(),
@@ -401,8 +399,8 @@ class Run {
       TrainBatch tb{batch_->obs.data(), batch_->action.data(), batch_->reward.data(), batch_->next_obs.data(),
                     batch_->discount.data()};
       if (norm_) {
-        norm_->normalize(tb.obs, K_ * batch, norm_batch_obs_.data());
-        norm_->normalize(tb.next_obs, K_ * batch, norm_batch_next_.data());
+        norm_->normalize(tb.obs, batch, norm_batch_obs_.data());
+        norm_->normalize(tb.next_obs, batch, norm_batch_next_.data());
         tb.obs = norm_batch_obs_.data();
         tb.next_obs = norm_batch_next_.data();
       }
@@ -714,7 +712,7 @@ EvalResult evaluate_checkpoint(const Device& dev, const std::string& checkpoint,
   if (cfg.get_bool("obs_norm.enabled")) {
     NormalizerConfig nc;
     nc.clip = static_cast<float>(cfg.get_float("obs_norm.clip"));
-    norm = std::make_unique<RunningNormalizer>(dev, info.obs_dim, nc);
+    norm = std::make_unique<RunningNormalizer>(dev, info.obs_dim, nc, static_cast<int>(cfg.get_int("run.agents")));
     norm->from_host(arrays_with_prefix(f, "obs_norm."));
   }
   EvalResult r;

@@ -18,6 +18,10 @@
 // order on the CPU. Everything is float64, so splitting the same data into
 // different batches changes the result only at float64 rounding.
 //
+// With E members (independent agents trained together) each member keeps
+// its own statistics over its own rows: rows are (E, n_rows, obs_dim) and
+// the statistics (E, obs_dim); one member is the plain case.
+//
 // The statistics live on the device, count included, so an update needs no
 // host value that changes from step to step. Before any update the
 // normalizer passes observations through (mean 0, variance 1), clipped.
@@ -48,28 +52,31 @@ ACX_HD void chan_merge(double* count, double* mean, double* m2, double n_b, doub
 }
 
 struct NormalizerUpdateArgs {
-  int64_t n_rows;
+  int64_t n_rows;  // per member
   int obs_dim;
-  const float* x;  // (n_rows, obs_dim)
-  double* count;   // (obs_dim) rows seen; the same for every feature
-  double* mean;    // (obs_dim)
-  double* m2;      // (obs_dim) sum of squared deviations from the mean
+  int n_members;   // E
+  const float* x;  // (E, n_rows, obs_dim)
+  double* count;   // (E, obs_dim) rows seen; the same for every feature of a member
+  double* mean;    // (E, obs_dim)
+  double* m2;      // (E, obs_dim) sum of squared deviations from the mean
 };
 
 struct NormalizeArgs {
-  int64_t n_rows;
+  int64_t n_rows;       // per member
   int obs_dim;
-  const double* count;  // (obs_dim)
-  const double* mean;   // (obs_dim)
-  const double* m2;     // (obs_dim)
+  int n_members;        // E
+  const double* count;  // (E, obs_dim)
+  const double* mean;   // (E, obs_dim)
+  const double* m2;     // (E, obs_dim)
   double eps;
   float clip;
-  const float* x;  // (n_rows, obs_dim)
-  float* out;      // (n_rows, obs_dim); may alias x
+  const float* x;  // (E, n_rows, obs_dim)
+  float* out;      // (E, n_rows, obs_dim); may alias x
 };
 
 ACX_HD void normalize_at(const NormalizeArgs& a, int64_t i) {
-  const int d = static_cast<int>(i % a.obs_dim);
+  const int64_t member = i / (a.n_rows * a.obs_dim);
+  const int64_t d = member * a.obs_dim + i % a.obs_dim;  // the member's feature
   const double n = a.count[d];
   const double var = n > 0 ? a.m2[d] / n : 1.0;
   const float z = static_cast<float>((static_cast<double>(a.x[i]) - a.mean[d]) / sqrt(var + a.eps));
@@ -86,41 +93,51 @@ struct NormalizerConfig {
 
 class RunningNormalizer {
  public:
-  // Throws UsageError for obs_dim < 1, eps < 0 or clip <= 0.
-  RunningNormalizer(const Device& dev, int obs_dim, const NormalizerConfig& cfg = {});
+  // Throws UsageError for obs_dim < 1, n_members < 1, eps < 0 or clip <= 0.
+  RunningNormalizer(const Device& dev, int obs_dim, const NormalizerConfig& cfg = {}, int n_members = 1);
 
-  // Merges rows x (n_rows, obs_dim), device memory, into the statistics.
+  // Merges rows x (E, n_rows, obs_dim), device memory, into the statistics:
+  // member e's n_rows rows into member e's.
   void update(const float* x, int64_t n_rows);
-  // out = normalize(x), both (n_rows, obs_dim) device memory; in place allowed.
+  // out = normalize(x), both (E, n_rows, obs_dim) device memory, each member
+  // with its own statistics; in place allowed.
   void normalize(const float* x, int64_t n_rows, float* out) const;
 
   int obs_dim() const { return obs_dim_; }
+  int n_members() const { return n_members_; }
   const NormalizerConfig& config() const { return cfg_; }
   size_t bytes() const { return stats_.bytes(); }
 
-  // Host copies (these wait for the device).
-  double count() const;
+  // Host copies (these wait for the device); mean and var are (E, obs_dim).
+  double count(int member = 0) const;
   std::vector<double> mean() const;
   std::vector<double> var() const;  // population variance, M2 / count (1 before any update)
 
-  // Checkpoints: "count", "mean", "m2", each F64 (obs_dim).
+  // Checkpoints: "count", "mean", "m2", each F64 (obs_dim), or (E, obs_dim)
+  // with more than one member.
   std::vector<HostArray> to_host() const;
   // Restores what to_host gave; throws Error naming the array when one is
   // missing, of another dtype or shape, or holds impossible values.
   void from_host(const std::vector<HostArray>& arrays);
 
-  // Device views: count, mean, m2, each (obs_dim) doubles.
+  // Device views: count, mean, m2, each (E, obs_dim) doubles.
   const double* count_data() const { return stats_.data(); }
-  const double* mean_data() const { return stats_.data() + obs_dim_; }
-  const double* m2_data() const { return stats_.data() + 2 * static_cast<int64_t>(obs_dim_); }
+  const double* mean_data() const { return stats_.data() + features(); }
+  const double* m2_data() const { return stats_.data() + 2 * features(); }
 
  private:
   std::vector<double> stats_host() const;
+  int64_t features() const { return static_cast<int64_t>(n_members_) * obs_dim_; }  // E obs_dim
+  // Of the checkpoint arrays: (obs_dim) with one member, else (E, obs_dim).
+  std::vector<int64_t> shape() const {
+    return n_members_ == 1 ? std::vector<int64_t>{obs_dim_} : std::vector<int64_t>{n_members_, obs_dim_};
+  }
 
   Device dev_;
   int obs_dim_;
+  int n_members_;
   NormalizerConfig cfg_;
-  Buffer<double> stats_;  // (3, obs_dim): count, mean, m2
+  Buffer<double> stats_;  // (3, E, obs_dim): count, mean, m2
 };
 
 // ---- shells -----------------------------------------------------------------------

@@ -217,6 +217,60 @@ TEST_P(NormalizerTest, BackendsAgreeAndBadConfigsAreErrors) {
   EXPECT_EQ(a.bytes(), 3 * kObsDim * sizeof(double));
 }
 
+// Members (agents trained together): each keeps statistics over its own
+// rows only, normalizes its own rows with them, and checkpoints as (E, D).
+TEST_P(NormalizerTest, MembersKeepTheirOwnStatistics) {
+  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  constexpr int kMembers = 3;
+  constexpr int64_t kRows = 300, kSteps = 4;  // rows per member per update
+  // Member e's rows: make_rows scaled by (e + 1) and shifted by 10 e.
+  std::vector<std::vector<float>> mine(kMembers);
+  RunningNormalizer norm(dev, kObsDim, {}, kMembers);
+  for (int64_t t = 0; t < kSteps; ++t) {
+    std::vector<float> step;  // (E, kRows, D)
+    for (int e = 0; e < kMembers; ++e) {
+      auto x = make_rows(kRows, static_cast<uint32_t>(100 + 10 * t + e));
+      for (float& v : x) v = v * static_cast<float>(e + 1) + 10.0f * static_cast<float>(e);
+      mine[e].insert(mine[e].end(), x.begin(), x.end());
+      step.insert(step.end(), x.begin(), x.end());
+    }
+    Buffer<float> d = Buffer<float>::from_host(dev, step);
+    norm.update(d.data(), kRows);
+  }
+  const auto mean = norm.mean(), var = norm.var();
+  ASSERT_EQ(mean.size(), static_cast<size_t>(kMembers * kObsDim));
+  for (int e = 0; e < kMembers; ++e) {
+    EXPECT_EQ(norm.count(e), static_cast<double>(kRows * kSteps));
+    const Stats want = two_pass(mine[e]);
+    for (int d = 0; d < kObsDim; ++d) {
+      EXPECT_NEAR(mean[e * kObsDim + d], want.mean[d], 1e-12 * (std::fabs(want.mean[d]) + 1e-3)) << e << " " << d;
+      EXPECT_NEAR(var[e * kObsDim + d], want.var[d], 1e-10 * (want.var[d] + 1e-6)) << e << " " << d;
+    }
+  }
+  // normalize: member e's rows with member e's statistics (float64 here).
+  std::vector<float> rows;
+  for (int e = 0; e < kMembers; ++e) rows.insert(rows.end(), mine[e].begin(), mine[e].begin() + 5 * kObsDim);
+  Buffer<float> in = Buffer<float>::from_host(dev, rows), out(dev, rows.size());
+  norm.normalize(in.data(), 5, out.data());
+  const auto got = out.to_host();
+  for (int e = 0; e < kMembers; ++e)
+    for (int64_t i = 0; i < 5 * kObsDim; ++i) {
+      const int d = static_cast<int>(i % kObsDim);
+      const double z = (rows[e * 5 * kObsDim + i] - mean[e * kObsDim + d]) / std::sqrt(var[e * kObsDim + d] + 1e-8);
+      const double want = std::max(-10.0, std::min(10.0, z));
+      EXPECT_NEAR(got[e * 5 * kObsDim + i], want, 1e-5 * (std::fabs(want) + 1)) << "member " << e << " element " << i;
+    }
+  // Checkpoint arrays are (E, D) and restore into a normalizer of E members only.
+  const auto saved = norm.to_host();
+  EXPECT_EQ(saved[1].shape, (std::vector<int64_t>{kMembers, kObsDim}));
+  RunningNormalizer restored(dev, kObsDim, {}, kMembers);
+  restored.from_host(saved);
+  EXPECT_EQ(restored.mean(), mean);
+  RunningNormalizer one(dev, kObsDim);
+  EXPECT_THROW(one.from_host(saved), Error);
+  EXPECT_THROW(RunningNormalizer(dev, kObsDim, {}, 0), UsageError);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, NormalizerTest, test::all_backends(), test::backend_param_name);
 
 }  // namespace

@@ -190,9 +190,15 @@ TEST(Train, BadInputIsAClearError) {
 // Per-agent variants: agents are independent members, so an agent whose
 // hyper-parameters are the same in two runs trains bit for bit the same,
 // and one whose variants differ trains differently.
-TEST(Train, PerAgentVariantsChangeOnlyTheirAgent) {
-  const fs::path a = fresh_dir("variants_a"), b = fresh_dir("variants_b");
-  const std::string common = kSmall + " --agents 2 --set run.total_env_steps=300";
+// With observation normalization too: each agent's statistics see only its
+// own envs (shared ones would let agent 1's noise reach agent 0).
+class TrainVariants : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TrainVariants, PerAgentVariantsChangeOnlyTheirAgent) {
+  const std::string tag = GetParam() ? "_norm" : "";
+  const fs::path a = fresh_dir("variants_a" + tag), b = fresh_dir("variants_b" + tag);
+  const std::string common = kSmall + " --agents 2 --set run.total_env_steps=300" +
+                             (GetParam() ? " --set obs_norm.enabled=true" : "");
   ASSERT_EQ(run_acx("train" + common +
                     " --set variants.actor_lr=[3e-4,1e-3] --set variants.critic_lr=[3e-4,2e-3]"
                     " --set variants.explore_sigma=[0.1,0.3] --out " + a.string()).code, 0);
@@ -220,12 +226,19 @@ TEST(Train, PerAgentVariantsChangeOnlyTheirAgent) {
   EXPECT_EQ(j["variants"]["actor_lr"], nlohmann::json({3e-4, 1e-3}));
   EXPECT_EQ(j["final_eval_per_agent"].size(), 2u);
 
-  const fs::path d = fresh_dir("variants_bad");
+  if (GetParam()) {
+    const auto count = safetensors::load_safetensors((a / "checkpoint.safetensors").string()).get("obs_norm.count");
+    EXPECT_EQ(count.shape, (std::vector<int64_t>{2, 3}));  // (K, obs_dim) of pendulum
+  }
+  const fs::path d = fresh_dir("variants_bad" + tag);
   const CliRun r = run_acx("train" + common + " --set variants.actor_lr=[1e-3,1e-3,1e-3] --out " + d.string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("variants.actor_lr has 3 values but run.agents is 2"), std::string::npos) << r.err;
   for (const fs::path& p : {a, b, d}) fs::remove_all(p);
 }
+
+INSTANTIATE_TEST_SUITE_P(ObsNorm, TrainVariants, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "WithObsNorm" : "Plain"; });
 
 // The expected optimal cost of the default lqr env over a horizon, written
 // here from the textbook recursion (independent of envs/lqr_riccati.cpp):
