@@ -77,13 +77,16 @@ Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
   critic_target_ = Buffer<float>(dev, nq * K_ * pc);
   critic_target_.copy_from(critic_params_);
   if (!cfg.actor_lr_per_agent.empty()) {
-    ACX_USAGE_CHECK(static_cast<int>(cfg.actor_lr_per_agent.size()) == K_, "one actor learning rate per agent expected");
+    ACX_USAGE_CHECK(static_cast<int>(cfg.actor_lr_per_agent.size()) == K_,
+                    "one actor learning rate per agent expected");
     actor_member_lr_ = Buffer<float>::from_host(dev, cfg.actor_lr_per_agent);
   }
   if (!cfg.critic_lr_per_agent.empty()) {
-    ACX_USAGE_CHECK(static_cast<int>(cfg.critic_lr_per_agent.size()) == K_, "one critic learning rate per agent expected");
+    ACX_USAGE_CHECK(static_cast<int>(cfg.critic_lr_per_agent.size()) == K_,
+                    "one critic learning rate per agent expected");
+    const std::vector<float>& lr = cfg.critic_lr_per_agent;
     std::vector<float> per_member;  // critic member q K + k is critic q of agent k
-    for (int q = 0; q < nq; ++q) per_member.insert(per_member.end(), cfg.critic_lr_per_agent.begin(), cfg.critic_lr_per_agent.end());
+    for (int q = 0; q < nq; ++q) per_member.insert(per_member.end(), lr.begin(), lr.end());
     critic_member_lr_ = Buffer<float>::from_host(dev, per_member);
   }
   actor_m_ = zeros(K_ * pa);
@@ -170,7 +173,8 @@ void Agent::update(const TrainBatch& b, uint64_t update_index) {
   ++n_updates_;
   const AdamConfig critic_adam{cfg_.critic_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
   ops::adam_step(dev_, nq * K_ * pc, critic_adam, n_updates_, critic_params_.data(), critic_m_.data(),
-                 critic_v_.data(), critic_grad_.data(), critic_member_lr_.size() ? critic_member_lr_.data() : nullptr, pc);
+                 critic_v_.data(), critic_grad_.data(),
+                 critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
 
   if (n_updates_ % cfg_.policy_delay != 0) return;
 
@@ -188,7 +192,7 @@ void Agent::update(const TrainBatch& b, uint64_t update_index) {
   ++n_actor_updates_;
   const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
   ops::adam_step(dev_, K_ * pa, actor_adam, n_actor_updates_, actor_params_.data(), actor_m_.data(), actor_v_.data(),
-                 actor_grad_.data(), actor_member_lr_.size() ? actor_member_lr_.data() : nullptr, pa);
+                 actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
 
   ops::polyak_update(dev_, K_ * pa, cfg_.tau, actor_params_.data(), actor_target_.data());
   ops::polyak_update(dev_, nq * K_ * pc, cfg_.tau, critic_params_.data(), critic_target_.data());

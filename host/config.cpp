@@ -598,7 +598,8 @@ void Config::apply_override(std::string_view assignment) {
   if (!text_value(text, entry->type, &value))
     throw UsageError(arg + ": " + key + " must be " + expected_text(entry->type) +
                      (entry->type == ConfigType::kIntList ? " (like 256,256)" : "") +
-                     (entry->type == ConfigType::kFloatList ? " (like [3e-4, 1e-3])" : "") + ", got '" + std::string(text) + "'");
+                     (entry->type == ConfigType::kFloatList ? " (like [3e-4, 1e-3])" : "") + ", got '" +
+                     std::string(text) + "'");
   const std::string why = violation(*entry, value);
   if (!why.empty()) throw UsageError(arg + ": " + key + " = " + config_value_toml(value) + " " + why);
   const size_t i = static_cast<size_t>(entry - schema_.entries().data());

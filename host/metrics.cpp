@@ -189,6 +189,7 @@ std::string ProgressLine::render(const ProgressStatus& s) {
   line += " | " + si(s.env_steps_per_s) + " steps/s";
   line += std::isnan(s.train_return) ? std::string(" | train --") : fmt::format(" | train {:.1f}", s.train_return);
   line += std::isnan(s.eval_return) ? std::string(" | eval --") : fmt::format(" | eval {:.1f}", s.eval_return);
+  if (!std::isnan(s.eval_cost_ratio)) line += fmt::format(" ({:.3f}x optimal cost)", s.eval_cost_ratio);
   line += " | " + clock_text(s.elapsed_s);
   if (s.total_env_steps > 0) {
     const double left = static_cast<double>(s.total_env_steps - s.env_steps);

@@ -82,6 +82,7 @@ struct ProgressStatus {
   double env_steps_per_s = 0;
   double train_return = std::numeric_limits<double>::quiet_NaN();
   double eval_return = std::numeric_limits<double>::quiet_NaN();
+  double eval_cost_ratio = std::numeric_limits<double>::quiet_NaN();  // lqr: cost over the optimum
   double elapsed_s = 0;
 };
 

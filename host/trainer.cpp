@@ -342,6 +342,8 @@ class Run {
       st.env_steps_per_s = st.elapsed_s > 0 ? (env_steps_ - steps_at_start_) * K_ / st.elapsed_s : 0;
       st.train_return = last_train_return_;
       st.eval_return = eval_mean;
+      if (!evals_.empty() && !evals_.back().lqr_cost_ratio.empty())
+        st.eval_cost_ratio = mean_of(evals_.back().lqr_cost_ratio);
       progress.update(st);
       if (last) progress.finish(st);
     }

@@ -98,7 +98,8 @@ void RunningNormalizer::from_host(const std::vector<HostArray>& arrays) {
     const double n = s[d], m = s[f + d], m2 = s[2 * f + d];
     const double member_count = s[(d / obs_dim_) * obs_dim_];
     if (!(n >= 0) || n != member_count || !std::isfinite(n) || !std::isfinite(m) || !(m2 >= 0) || !std::isfinite(m2)) {
-      throw Error("observation normalizer checkpoint: impossible statistics for feature " + std::to_string(d % obs_dim_) +
+      throw Error("observation normalizer checkpoint: impossible statistics for feature " +
+                  std::to_string(d % obs_dim_) +
                   (n_members_ > 1 ? " of member " + std::to_string(d / obs_dim_) : std::string()) + " (count " +
                   std::to_string(n) + ", mean " + std::to_string(m) + ", m2 " + std::to_string(m2) + ")");
     }

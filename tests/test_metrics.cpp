@@ -392,6 +392,9 @@ TEST(ProgressLine, RendersStepsRateReturnsAndEta) {
   EXPECT_EQ(ProgressLine::render(start), "steps 0 | 0 steps/s | train -- | eval -- | 0:00:00");
   start.total_env_steps = 500;
   EXPECT_EQ(ProgressLine::render(start), "steps 0/500 (0.0%) | 0 steps/s | train -- | eval -- | 0:00:00 | ETA --:--");
+  s.eval_cost_ratio = 1.01549;  // lqr
+  EXPECT_EQ(ProgressLine::render(s), "steps 120.0k/1.00M (12.0%) | 45.2k steps/s | train -812.3 | eval -190.4 "
+                                     "(1.015x optimal cost) | 0:00:03 | ETA 0:00:19");
 }
 
 TEST(ProgressLine, PlainLinesAtIntervalsWhenNotATerminal) {
