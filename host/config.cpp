@@ -110,6 +110,16 @@ std::string toml_string_literal(std::string_view s) {
 
 ConfigType type_of(const ConfigValue& v) { return static_cast<ConfigType>(v.index()); }
 
+bool is_list(ConfigType t) { return t == ConfigType::kIntList || t == ConfigType::kFloatList; }
+
+// "[a, b, c]", each element by text.
+template <class T, class Text>
+std::string toml_list(const std::vector<T>& list, Text text) {
+  std::string s = "[";
+  for (size_t i = 0; i < list.size(); ++i) s += (i ? ", " : "") + text(list[i]);
+  return s + "]";
+}
+
 // "" if `value` is acceptable for `entry`, else what is wrong ("must be ...").
 std::string violation(const ConfigEntry& entry, const ConfigValue& value) {
   switch (entry.type) {
@@ -350,18 +360,9 @@ std::string config_value_toml(const ConfigValue& value) {
     case ConfigType::kInt: return std::to_string(std::get<int64_t>(value));
     case ConfigType::kBool: return std::get<bool>(value) ? "true" : "false";
     case ConfigType::kString: return toml_string_literal(std::get<std::string>(value));
-    case ConfigType::kIntList: {
-      std::string s = "[";
-      const auto& list = std::get<std::vector<int64_t>>(value);
-      for (size_t i = 0; i < list.size(); ++i) s += (i ? ", " : "") + std::to_string(list[i]);
-      return s + "]";
-    }
-    case ConfigType::kFloatList: {
-      std::string s = "[";
-      const auto& list = std::get<std::vector<double>>(value);
-      for (size_t i = 0; i < list.size(); ++i) s += (i ? ", " : "") + float_text(list[i]);
-      return s + "]";
-    }
+    case ConfigType::kIntList:
+      return toml_list(std::get<std::vector<int64_t>>(value), [](int64_t x) { return std::to_string(x); });
+    case ConfigType::kFloatList: return toml_list(std::get<std::vector<double>>(value), float_text);
   }
   return "?";
 }
@@ -428,8 +429,7 @@ std::string validator_text(const ConfigEntry& e) {
     return s;
   }
   if ((e.type == ConfigType::kFloat || e.type == ConfigType::kInt) && !e.range.unbounded()) return e.range.describe();
-  if ((e.type == ConfigType::kIntList || e.type == ConfigType::kFloatList) && !e.range.unbounded())
-    return "each " + e.range.describe();
+  if (is_list(e.type) && !e.range.unbounded()) return "each " + e.range.describe();
   return "";
 }
 
@@ -454,7 +454,7 @@ std::string ConfigSchema::markdown_table() const {
       doc += " One of:";
       for (size_t i = 0; i < e.choices.size(); ++i) doc += (i ? ", `" : " `") + markdown_escape(e.choices[i]) + "`";
       doc += ".";
-    } else if ((e.type == ConfigType::kIntList || e.type == ConfigType::kFloatList) && !e.range.unbounded()) {
+    } else if (is_list(e.type) && !e.range.unbounded()) {
       doc += " Each element must be " + markdown_escape(e.range.describe()) + ".";
     } else if (!v.empty()) {
       doc += " Must be " + markdown_escape(v) + ".";

@@ -600,8 +600,9 @@ class Run {
     j["evals"] = ev;
     // Per-agent hyper-parameters when the run is a sweep (variants.*).
     nlohmann::json variants = nlohmann::json::object();
-    for (const char* key : {"variants.actor_lr", "variants.critic_lr", "variants.explore_sigma"}) {
-      if (!cfg_.get_float_list(key).empty()) variants[std::string(key).substr(9)] = cfg_.get_float_list(key);
+    for (const char* name : {"actor_lr", "critic_lr", "explore_sigma"}) {
+      const std::vector<double>& v = cfg_.get_float_list(std::string("variants.") + name);
+      if (!v.empty()) variants[name] = v;
     }
     if (!variants.empty()) j["variants"] = variants;
     const double final_eval = evals_.empty() ? kNaN : evals_.back().mean;

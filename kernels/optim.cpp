@@ -22,12 +22,13 @@ void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step
   a.beta2 = cfg.beta2;
   a.eps = cfg.eps;
   a.weight_decay = cfg.weight_decay;
-  a.step_size = static_cast<float>(cfg.lr / (1.0 - std::pow(static_cast<double>(cfg.beta1), t)));
+  const double bc1 = 1.0 - std::pow(static_cast<double>(cfg.beta1), t);  // Adam's first bias correction
+  a.step_size = static_cast<float>(cfg.lr / bc1);
   a.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(static_cast<double>(cfg.beta2), t)));
   a.decoupled = cfg.decoupled ? 1 : 0;
   a.member_lr = member_lr;
   a.member_size = member_lr ? member_size : 1;
-  a.inv_bc1 = static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(cfg.beta1), t)));
+  a.inv_bc1 = static_cast<float>(1.0 / bc1);
   a.params = params;
   a.m = m;
   a.v = v;
