@@ -9,7 +9,7 @@
 #include <benchmark/benchmark.h>
 
 #include "envs/vec_env.h"
-#include "host/buffer.h"
+#include "kernels/runtime/buffer.h"
 #include "kernels/philox.h"
 
 namespace acx {

@@ -37,9 +37,9 @@
 #include <cmath>
 #include <vector>
 
-#include "host/blas.h"
-#include "host/buffer.h"
-#include "host/error.h"
+#include "kernels/runtime/blas.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/error.h"
 #include "kernels/mlp.h"
 #include "kernels/optim.h"
 #include "kernels/philox.h"

@@ -45,7 +45,7 @@
 //   inside a CUDA kernel.
 #pragma once
 
-#include "kernels/common.h"
+#include "kernels/runtime/common.h"
 #include "kernels/philox.h"
 
 #include <cmath>

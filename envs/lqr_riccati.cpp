@@ -2,7 +2,7 @@
 // here are small (n, m <= 8), so plain loops and a Cholesky solve suffice.
 #include "envs/lqr_riccati.h"
 
-#include "host/error.h"
+#include "kernels/runtime/error.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 #include "envs/registry.h"
 
 #include "envs/vec_env.h"
-#include "host/error.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <map>
 
-#include "host/error.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

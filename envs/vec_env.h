@@ -16,9 +16,9 @@
 
 #include "envs/env_api.h"
 #include "envs/vec_env_step.h"
-#include "host/buffer.h"
-#include "host/device.h"
-#include "host/host_array.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/device.h"
+#include "kernels/runtime/host_array.h"
 
 namespace acx {
 

@@ -13,11 +13,11 @@
 
 #include "envs/vec_env.h"
 #include "envs/vec_env_step.h"
-#include "host/error.h"
+#include "kernels/runtime/error.h"
 
 #if defined(__CUDACC__) || defined(ACX_SIMT_EMULATION)
 #define ACX_ENV_DEVICE_CODE 1
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #else
 #define ACX_ENV_DEVICE_CODE 0
 #endif

@@ -1,10 +1,10 @@
 // block_reduce.h: the deterministic block sum kernels share. Each warp adds
 // its lanes with a fixed shuffle tree, warp leaders meet in shared memory,
 // and thread 0 adds the warp sums in warp order: the same bits every run,
-// no atomics. Device code only (include after kernels/device_api.h).
+// no atomics. Device code only (include after kernels/runtime/device_api.h).
 #pragma once
 
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 
 namespace acx {
 

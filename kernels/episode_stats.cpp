@@ -1,6 +1,6 @@
 #include "kernels/episode_stats.h"
 
-#include "host/dispatch.h"
+#include "kernels/runtime/dispatch.h"
 
 namespace acx::ops {
 

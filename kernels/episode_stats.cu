@@ -1,5 +1,5 @@
 // episode_stats.cu: one thread per agent; see episode_stats.h.
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "kernels/episode_stats.h"
 
 namespace acx {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <string>
 
-#include "host/dispatch.h"
-#include "host/error.h"
+#include "kernels/runtime/dispatch.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

@@ -7,7 +7,7 @@
 // multiplies, cheaper than a trip through shared memory and a barrier), and
 // each picks its own word, so the kernel is a pure map with no
 // synchronization and the CPU loop is the same map.
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "kernels/explore.h"
 
 namespace acx {

@@ -26,9 +26,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "host/buffer.h"
-#include "host/device.h"
-#include "kernels/common.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/device.h"
+#include "kernels/runtime/common.h"
 #include "kernels/philox.h"
 
 namespace acx {

@@ -1,5 +1,5 @@
 // mlp.cpp: the layers of an MLP put together from strided-batched GEMMs
-// (host/blas.h, batched over the member dimension E) and the element kernels
+// (kernels/runtime/blas.h, batched over the member dimension E) and the element kernels
 // of kernels/mlp.h, dispatched to the CPU or CUDA shell. Shapes in comments
 // are per member unless they start with E.
 #include "kernels/mlp.h"
@@ -9,9 +9,9 @@
 #include <string>
 #include <utility>
 
-#include "host/blas.h"
-#include "host/dispatch.h"
-#include "host/error.h"
+#include "kernels/runtime/blas.h"
+#include "kernels/runtime/dispatch.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

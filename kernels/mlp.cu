@@ -17,7 +17,7 @@
 // a grid-stride loop over rows. Hidden widths are 64 to a few thousand, so a
 // warp is wide enough and a block would idle. The gain and shift gradients
 // are column sums over the batch, shaped like the bias gradient.
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "kernels/mlp.h"
 
 namespace acx {

@@ -23,7 +23,7 @@
 // biased variance: PyTorch's nn.LayerNorm); on the output the identity (critic) or
 // a = mid + half_range * tanh(z) (actor, per action dimension, from the
 // env's bounds). The matrix products are strided-batched GEMMs over E
-// (host/blas.h); the bias, activation and their derivatives are the fused
+// (kernels/runtime/blas.h); the bias, activation and their derivatives are the fused
 // element kernels below, whose math is written once here.
 //
 // The critic's input concat(obs, action) is never materialized: the input is
@@ -51,9 +51,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "host/buffer.h"
-#include "host/device.h"
-#include "kernels/common.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/device.h"
+#include "kernels/runtime/common.h"
 #include "kernels/philox.h"
 
 namespace acx {

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <string>
 
-#include "host/dispatch.h"
-#include "host/error.h"
+#include "kernels/runtime/dispatch.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

@@ -9,7 +9,7 @@
 // Observation vectors are short, so a block per feature is enough parallelism
 // for the thousands of env rows of a step. normalize is one thread per element.
 #include "kernels/block_reduce.h"
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "kernels/normalizer.h"
 
 namespace acx {

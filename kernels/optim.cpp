@@ -3,9 +3,9 @@
 
 #include <cmath>
 
-#include "host/buffer.h"
-#include "host/dispatch.h"
-#include "host/error.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/dispatch.h"
+#include "kernels/runtime/error.h"
 #include "kernels/vector_ops.h"
 
 namespace acx::ops {

@@ -8,7 +8,7 @@
 // is bitwise reproducible from run to run; it matches the CPU shell, which
 // adds in index order, to float64 rounding.
 #include "kernels/block_reduce.h"
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "kernels/optim.h"
 
 namespace acx {

@@ -12,8 +12,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "host/device.h"
-#include "kernels/common.h"
+#include "kernels/runtime/device.h"
+#include "kernels/runtime/common.h"
 
 namespace acx {
 

@@ -6,7 +6,7 @@
 // from its seed.
 #pragma once
 
-#include "kernels/common.h"
+#include "kernels/runtime/common.h"
 
 #include <cmath>
 

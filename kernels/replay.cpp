@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "host/dispatch.h"
-#include "host/error.h"
+#include "kernels/runtime/dispatch.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

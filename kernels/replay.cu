@@ -6,7 +6,7 @@
 // (n_step is small) and the gather copies a few words per row; a warp's
 // samples hit random rows anyway, so there is no coalescing to win by
 // splitting a row across threads.
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "kernels/replay.h"
 
 namespace acx {

@@ -42,10 +42,10 @@
 #include <string>
 #include <vector>
 
-#include "host/buffer.h"
-#include "host/device.h"
-#include "host/host_array.h"
-#include "kernels/common.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/device.h"
+#include "kernels/runtime/host_array.h"
+#include "kernels/runtime/common.h"
 #include "kernels/philox.h"
 
 namespace acx {

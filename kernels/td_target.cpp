@@ -1,6 +1,6 @@
 #include "kernels/td_target.h"
 
-#include "host/dispatch.h"
+#include "kernels/runtime/dispatch.h"
 
 namespace acx::ops {
 

@@ -1,5 +1,5 @@
 // td_target.cu: one thread per (agent, sample); see td_target.h.
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "kernels/td_target.h"
 
 namespace acx {

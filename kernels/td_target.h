@@ -13,8 +13,8 @@
 
 #include <cstdint>
 
-#include "host/device.h"
-#include "kernels/common.h"
+#include "kernels/runtime/device.h"
+#include "kernels/runtime/common.h"
 
 namespace acx {
 

@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "host/buffer.h"
-#include "host/dispatch.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/dispatch.h"
 
 namespace acx::ops {
 

@@ -7,7 +7,7 @@
 // host adds the chunk sums in order, so the result is bitwise reproducible
 // and equal to the CPU shell up to float64 rounding within a chunk.
 #include "kernels/block_reduce.h"
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "kernels/vector_ops.h"
 
 namespace acx {

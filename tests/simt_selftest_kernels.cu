@@ -1,11 +1,11 @@
 // simt_selftest_kernels.cu: kernels that exercise the SIMT emulator itself
-// (kernels/simt_emu.h), written in the vocabulary of kernels/device_api.h as
+// (kernels/runtime/simt_emu.h), written in the vocabulary of kernels/runtime/device_api.h as
 // any acx kernel is. Compiled only under ACX_SIMT_EMULATION: the launchers
 // pass host pointers, since under the emulation the "device" is the host.
 // The *_buggy kernels carry planted bugs that tests/test_simt_emulator.cpp
 // shows are caught. Each kernel is a real __global__, so the kernel-coverage
 // check holds these tests to launching all of them.
-#include "kernels/device_api.h"
+#include "kernels/runtime/device_api.h"
 #include "tests/simt_selftest_kernels.h"
 
 #include <stdexcept>

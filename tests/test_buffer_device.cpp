@@ -3,9 +3,9 @@
 
 #include <sstream>
 
-#include "host/buffer.h"
-#include "host/cuda_api.h"
-#include "host/error.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/cuda_api.h"
+#include "kernels/runtime/error.h"
 #include "tests/test_util.h"
 
 namespace acx {

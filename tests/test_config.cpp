@@ -10,8 +10,8 @@
 #include <fstream>
 #include <string>
 
-#include "host/config.h"
-#include "host/error.h"
+#include "host/io/config.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "envs/registry.h"
 #include "envs/vec_env.h"
-#include "host/buffer.h"
+#include "kernels/runtime/buffer.h"
 #include "tests/test_util.h"
 
 namespace acx {

@@ -1,7 +1,7 @@
 // Per-agent episode sums against a plain loop, on every backend.
 #include <gtest/gtest.h>
 
-#include "host/buffer.h"
+#include "kernels/runtime/buffer.h"
 #include "kernels/episode_stats.h"
 #include "tests/test_util.h"
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "host/buffer.h"
-#include "host/error.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/error.h"
 #include "kernels/explore.h"
-#include "kernels/launch_config.h"
+#include "kernels/runtime/launch_config.h"
 #include "tests/test_util.h"
 
 namespace acx {

@@ -4,9 +4,9 @@
 
 #include <tuple>
 
-#include "host/blas.h"
-#include "host/buffer.h"
-#include "host/error.h"
+#include "kernels/runtime/blas.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/error.h"
 #include "tests/test_util.h"
 
 namespace acx {

@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "host/error.h"
-#include "host/metrics.h"
-#include "host/tensorboard.h"
+#include "kernels/runtime/error.h"
+#include "host/io/metrics.h"
+#include "host/io/tensorboard.h"
 #include "kernels/philox.h"
-#include "proto/tensorboard_event.pb.h"
+#include "host/io/tensorboard_event.pb.h"
 
 namespace acx {
 namespace {

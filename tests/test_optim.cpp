@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "host/buffer.h"
-#include "host/error.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/error.h"
 #include "kernels/optim.h"
 #include "tests/test_util.h"
 

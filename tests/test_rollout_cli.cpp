@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "host/npy.h"
+#include "host/io/npy.h"
 #include "tests/test_util.h"
 
 namespace acx {

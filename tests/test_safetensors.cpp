@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "host/atomic_file.h"
-#include "host/error.h"
-#include "host/safetensors.h"
+#include "host/io/atomic_file.h"
+#include "kernels/runtime/error.h"
+#include "host/io/safetensors.h"
 
 namespace acx {
 namespace {

@@ -1,4 +1,4 @@
-// test_simt_emulator.cpp: the SIMT emulator (kernels/simt_emu.h) checked
+// test_simt_emulator.cpp: the SIMT emulator (kernels/runtime/simt_emu.h) checked
 // against what a GPU does: reductions against float64 references, exact
 // shuffle and vote semantics, atomics, shared memory, scheduling, the cost
 // model, and planted bugs that must be caught (an out-of-bounds write, a
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/simt_emu.h"
+#include "kernels/runtime/simt_emu.h"
 #include "tests/simt_selftest_kernels.h"
 
 namespace acx::simt_selftest {

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "host/buffer.h"
+#include "kernels/runtime/buffer.h"
 #include "kernels/td_target.h"
 #include "tests/test_util.h"
 

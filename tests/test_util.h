@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "host/device.h"
+#include "kernels/runtime/device.h"
 #include "kernels/philox.h"
 
 namespace acx {

@@ -7,9 +7,9 @@
 #include <set>
 
 #include "envs/vec_env.h"
-#include "host/buffer.h"
-#include "host/error.h"
-#include "kernels/launch_config.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/error.h"
+#include "kernels/runtime/launch_config.h"
 #include "tests/test_util.h"
 
 namespace acx {

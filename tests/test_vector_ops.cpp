@@ -1,8 +1,8 @@
 // vector_ops on every backend against float64 loops written here.
 #include <gtest/gtest.h>
 
-#include "host/buffer.h"
-#include "kernels/launch_config.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/launch_config.h"
 #include "kernels/vector_ops.h"
 #include "tests/test_util.h"
 

@@ -1,0 +1,913 @@
+#include "host/cli/bench.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <sstream>
+
+#include "envs/vec_env.h"
+#include "host/learn/agent.h"
+#include "kernels/runtime/blas.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/cuda_api.h"
+#include "kernels/runtime/device.h"
+#include "kernels/runtime/error.h"
+#include "kernels/runtime/machine.h"
+#include "kernels/explore.h"
+#include "kernels/mlp.h"
+#include "kernels/optim.h"
+#include "kernels/philox.h"
+#include "kernels/replay.h"
+#include "kernels/td_target.h"
+
+namespace acx::bench {
+
+using json = nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- statistics ------------------------------------------------------------------------
+double median_of(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// median, min, max, the median absolute deviation and the count of samples.
+json summary(const std::vector<double>& v) {
+  const double med = median_of(v);
+  std::vector<double> dev;
+  for (double x : v) dev.push_back(std::fabs(x - med));
+  return {{"median", med},
+          {"min", *std::min_element(v.begin(), v.end())},
+          {"max", *std::max_element(v.begin(), v.end())},
+          {"mad", median_of(dev)},
+          {"n", v.size()}};
+}
+
+// The spread of a run's figure: three robust standard deviations of its
+// per-round values relative to their median (1.4826 MAD estimates the
+// standard deviation of normal samples; one stalled round does not move it,
+// which (max - min) would).
+double relative_spread(const json& s) {
+  const double med = s.at("median").get<double>();
+  return med > 0 ? 3.0 * 1.4826 * s.at("mad").get<double>() / med : 0.0;
+}
+
+// ---- cost models: FLOPs and the bytes an op must move at least ---------------------------
+// Each operand is counted once (read or written); element work (bias,
+// activation, Philox) is not counted as FLOPs. These are floors for the
+// roofline, not a trace of the memory system.
+struct Cost {
+  double flops = 0, bytes = 0;
+  Cost& operator+=(const Cost& o) {
+    flops += o.flops;
+    bytes += o.bytes;
+    return *this;
+  }
+  Cost operator*(double s) const { return {flops * s, bytes * s}; }
+};
+Cost operator+(Cost a, const Cost& b) { return a += b; }
+
+constexpr double kF = sizeof(float);
+
+// mlp_forward over E members of B rows: per layer z = x W^T (2 E B in out
+// FLOPs); bytes: the E members' parameters, the input once (shared or not),
+// z and h written.
+Cost mlp_forward_cost(const Mlp& net, int E, int64_t B, bool shared_input) {
+  Cost c;
+  c.bytes = kF * (static_cast<double>(E) * net.n_params() + (shared_input ? 1.0 : E) * B * net.layer_in(0));
+  for (int l = 0; l < net.n_layers(); ++l) {
+    c.flops += 2.0 * E * B * net.layer_in(l) * net.layer_out(l);
+    c.bytes += kF * 2.0 * E * B * net.layer_out(l);
+  }
+  return c;
+}
+
+// mlp_backward: the weight gradients (when param_grads: 2 E B in out per
+// layer), the input gradients of layers l > 0 and of `input_cols` columns of
+// the first; bytes: W read, dW written, each layer's z and input read, the
+// deltas written.
+Cost mlp_backward_cost(const Mlp& net, int E, int64_t B, bool param_grads, int input_cols) {
+  Cost c;
+  c.bytes = kF * E * net.n_params() * (param_grads ? 2.0 : 1.0);
+  for (int l = 0; l < net.n_layers(); ++l) {
+    const double eb_out = static_cast<double>(E) * B * net.layer_out(l);
+    if (param_grads) c.flops += 2.0 * eb_out * net.layer_in(l);
+    c.flops += 2.0 * eb_out * (l > 0 ? net.layer_in(l) : input_cols);
+    c.bytes += kF * (2.0 * eb_out + static_cast<double>(E) * B * net.layer_in(l));
+  }
+  return c;
+}
+
+constexpr int kRefs = 3;  // the reference kernels (below)
+
+// ---- timing ------------------------------------------------------------------------------
+// One timed figure. `fn` runs `calls` units of work (e.g. 2 updates, so the
+// actor step's every-other-update cost is averaged); seconds are per unit.
+struct Item {
+  std::string kernel;   // env_step, replay_store, ..., ref_sgemm
+  std::string what;     // one line for the report
+  std::string size_label;
+  json size;
+  Cost cost;            // per unit
+  std::map<std::string, double> per_unit;  // rate name -> count per unit (env steps, samples, ...)
+  std::function<void()> fn;
+  std::function<void()> setup;  // before each round's sample, untimed (may be empty)
+  int calls = 1;
+  int inner = 1;        // fn calls per sample, calibrated
+  double inject = 1.0;  // the test hook's factor
+  std::vector<double> seconds;  // per unit, one per round
+  std::vector<double> ref[kRefs];  // the same round's reference seconds (sgemm, copy, cache_copy)
+
+  std::string name() const { return size_label.empty() ? kernel : kernel + "/" + size_label; }
+};
+
+double time_once(const Device& dev, Item& it, int reps) {
+  dev.synchronize();
+  const auto t0 = Clock::now();
+  for (int i = 0; i < reps; ++i) it.fn();
+  dev.synchronize();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// A sample is kChunks chunks of `inner` calls, each chunk timed on its own
+// (synchronized at its end); the sample is the median chunk. A stall of the
+// machine (another process taking a core, an OpenMP thread descheduled at a
+// barrier) lands in one chunk and is dropped instead of averaged in.
+constexpr int kChunks = 5;
+
+// Warm-up (pages touched, caches and BLAS buffers filled), then the calls
+// per chunk that make a sample last about `target_s`: the fastest of three
+// single calls sets the count, so a stall during calibration does not.
+void calibrate(const Device& dev, Item& it, double target_s) {
+  if (it.setup) it.setup();
+  double t = time_once(dev, it, 1);
+  for (int i = 0; i < 3; ++i) t = std::min(t, time_once(dev, it, 1));
+  it.inner = static_cast<int>(std::clamp(std::round(target_s / kChunks / std::max(t, 1e-9)), 1.0, 100000.0));
+}
+
+// Seconds per unit of work.
+double sample(const Device& dev, Item& it) {
+  if (it.setup) it.setup();
+  std::vector<double> chunks;
+  const double unit = static_cast<double>(it.inner) * it.calls;
+  for (int c = 0; c < kChunks; ++c) chunks.push_back(time_once(dev, it, it.inner) / unit * it.inject);
+  return median_of(chunks);
+}
+
+std::map<std::string, double> parse_inject(const std::string& s) {
+  std::map<std::string, double> out;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    if (tok.empty()) continue;
+    const auto colon = tok.rfind(':');
+    ACX_USAGE_CHECK(colon != std::string::npos && colon > 0,
+                    std::string(kInjectEnv) + ": expected FIGURE:FACTOR, got '" + tok + "'");
+    char* end = nullptr;
+    const double f = std::strtod(tok.c_str() + colon + 1, &end);
+    ACX_USAGE_CHECK(end && *end == '\0' && f > 0, std::string(kInjectEnv) + ": bad factor in '" + tok + "'");
+    out[tok.substr(0, colon)] = f;
+  }
+  return out;
+}
+
+// ---- the reference kernels ---------------------------------------------------------------
+// Three, measured in every round: sgemm (the compute ceiling), a copy far
+// beyond the last-level cache (the DRAM ceiling), and a copy that fits in it
+// (the cache ceiling: a kernel whose working set is cache-resident tracks
+// the cache's contention, which a DRAM copy does not see).
+constexpr int kRefGemm = 512;
+constexpr size_t kRefCopyBytes = size_t{64} << 20;       // per array
+constexpr size_t kRefCacheCopyBytes = size_t{1} << 20;   // per array
+constexpr double kCacheResidentBytes = 8.0 * (1 << 20);  // a figure moving less per call uses the cache reference
+const char* const kRefNames[kRefs] = {"sgemm", "copy", "cache_copy"};
+
+struct References {
+  Buffer<float> a, b, c;                    // sgemm operands (512, 512)
+  Buffer<float> src, dst, small_src, small_dst;  // the copies
+  Item item[kRefs];
+};
+
+void fill_random(Buffer<float>& buf, uint32_t tag, float lo = -1.0f, float hi = 1.0f) {
+  std::vector<float> v(buf.size());
+  PhiloxStream rng(7, RngPurpose::kTest, tag, 0);
+  for (float& x : v) x = rng.uniform(lo, hi);
+  buf.copy_from_host(v.data(), v.size());
+}
+
+// A STREAM-style copy: dst = src, counted as 2 x bytes (read + write). On the
+// CPU an OpenMP loop over the device's threads (memmove would use one core);
+// on a GPU cudaMemcpyAsync device to device.
+void stream_copy(const Device& dev, float* dst, const float* src, int64_t n) {
+  if (dev.is_cuda()) {
+    memory::copy_device_to_device(dev, dst, src, n * sizeof(float));
+    return;
+  }
+#pragma omp parallel for simd schedule(static) num_threads(dev.cpu_threads())
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+std::unique_ptr<References> make_references(const Device& dev) {
+  auto r = std::make_unique<References>();
+  const size_t nn = static_cast<size_t>(kRefGemm) * kRefGemm;
+  r->a = Buffer<float>(dev, nn);
+  r->b = Buffer<float>(dev, nn);
+  r->c = Buffer<float>(dev, nn);
+  fill_random(r->a, 1);
+  fill_random(r->b, 2);
+  const int64_t n = static_cast<int64_t>(kRefCopyBytes / sizeof(float));
+  const int64_t m = static_cast<int64_t>(kRefCacheCopyBytes / sizeof(float));
+  r->src = Buffer<float>(dev, n);
+  r->dst = Buffer<float>(dev, n);
+  r->small_src = Buffer<float>(dev, m);
+  r->small_dst = Buffer<float>(dev, m);
+  r->src.zero();
+  r->small_src.zero();
+  // First touch by the threads that will copy.
+  stream_copy(dev, r->dst.data(), r->src.data(), n);
+  stream_copy(dev, r->src.data(), r->dst.data(), n);
+  stream_copy(dev, r->small_dst.data(), r->small_src.data(), m);
+
+  Item& g = r->item[0];
+  g.kernel = "ref_sgemm";
+  g.what = fmt::format("sgemm {0}x{0}x{0} through acx::gemm ({1})", kRefGemm, blas_name(dev));
+  g.cost = {2.0 * kRefGemm * kRefGemm * kRefGemm, 3.0 * kF * nn};
+  g.fn = [&dev, p = r.get()] {
+    GemmShape s;
+    s.m = s.n = s.k = kRefGemm;
+    gemm(dev, s, 1.0f, p->a.data(), p->b.data(), 0.0f, p->c.data());
+  };
+  Item& c = r->item[1];
+  c.kernel = "ref_copy";
+  c.what = fmt::format("copy of {} MiB, counted read + write", kRefCopyBytes >> 20);
+  c.cost = {0.0, 2.0 * kRefCopyBytes};
+  c.fn = [&dev, p = r.get(), n] { stream_copy(dev, p->dst.data(), p->src.data(), n); };
+  Item& k = r->item[2];
+  k.kernel = "ref_cache_copy";
+  k.what = fmt::format("copy of {} KiB (cache-resident), counted read + write", kRefCacheCopyBytes >> 10);
+  k.cost = {0.0, 2.0 * kRefCacheCopyBytes};
+  k.fn = [&dev, p = r.get(), m] { stream_copy(dev, p->small_dst.data(), p->small_src.data(), m); };
+  return r;
+}
+
+// ---- one size of the training iteration ---------------------------------------------------
+// The real pieces (VecEnv, ReplayBuffer, Agent) as the trainer builds them,
+// plus a TD3 update taken apart into its stages (the same kernels
+// Agent::update launches, in the same order) so that each stage is timed on
+// its own.
+struct Rig {
+  Device dev;
+  EnvInfo info;
+  BenchSize sz;
+  int S, A;
+  std::unique_ptr<VecEnv> env;
+  std::unique_ptr<ReplayBuffer> replay;
+  ReplayBatch batch;
+  AgentConfig agent_cfg;
+  std::unique_ptr<Agent> agent;
+  Buffer<float> step_actions, actions, mu, obs_prev, sigma, low, high;  // (N, A) (N, A) (N, A) (N, S) (N) (A) (A)
+  // The update's stages: actor (E = 1), twin critics (E = 2), their targets and optimizer state.
+  Buffer<float> actor_p, actor_t, actor_g, actor_m, actor_v;        // (Pa)
+  Buffer<float> critic_p, critic_t, critic_g, critic_m, critic_v;   // (2, Pc)
+  Buffer<float> next_act, y, dq, loss, dq_da;                       // (B, A) (2, B) (2, B) (2) (B, A)
+  std::unique_ptr<MlpTape> act_tape, actor_tape, target_actor_tape, critic_tape, target_critic_tape, critic0_tape;
+  uint64_t step_index = 0, sample_index = 0, update_index = 0;
+  int64_t adam_steps = 0;
+
+  Rig(const Device& d, const std::string& env_name, const BenchSize& s, bool quick) : dev(d), sz(s) {
+    info = find_registered_env(env_name);
+    S = info.obs_dim;
+    A = info.act_dim;
+    const int64_t N = sz.n_envs;
+    const int B = sz.batch;
+    env = make_vec_env(dev, env_name, N);
+    env->reset(11);
+
+    agent_cfg.algo = Algo::kTd3;
+    agent_cfg.actor_hidden = agent_cfg.critic_hidden = {sz.hidden, sz.hidden};
+    agent_cfg.batch = B;
+    reset_agent();
+
+    ReplayConfig rc;
+    rc.n_envs = N;
+    rc.obs_dim = S;
+    rc.act_dim = A;
+    rc.capacity = std::max<int64_t>(quick ? int64_t{1} << 18 : int64_t{1} << 20, 16 * N);
+    replay = std::make_unique<ReplayBuffer>(dev, rc);
+    batch = replay->make_batch(B);
+
+    // Actions inside 1.5x the box, fixed (the env clips what its physics needs).
+    std::vector<float> a(N * A);
+    PhiloxStream rng(3, RngPurpose::kTest, 0, 0);
+    for (int64_t i = 0; i < N; ++i)
+      for (int k = 0; k < A; ++k)
+        a[i * A + k] = 0.5f * (info.action_low[k] + info.action_high[k]) +
+                       0.75f * (info.action_high[k] - info.action_low[k]) * rng.uniform(-1.0f, 1.0f);
+    step_actions = Buffer<float>::from_host(dev, a);
+    actions = Buffer<float>(dev, N * A);
+    mu = Buffer<float>(dev, N * A);
+    obs_prev = Buffer<float>(dev, N * S);
+    sigma = Buffer<float>::from_host(dev, std::vector<float>(N, 0.1f));
+    low = Buffer<float>::from_host(dev, info.action_low);
+    high = Buffer<float>::from_host(dev, info.action_high);
+
+    // Fill the replay buffer with real transitions.
+    while (replay->size_steps() < replay->capacity_steps()) {
+      memory::copy_device_to_device(dev, obs_prev.data(), env->obs(), N * S * sizeof(float));
+      env->step(step_actions.data());
+      store();
+    }
+    replay->sample(B, 5, sample_index++, batch);
+
+    const Mlp& actor = agent->actor();
+    const Mlp& critic = agent->critic();
+    const int64_t pa = actor.n_params(), pc = critic.n_params();
+    auto zeros = [&](int64_t n) {
+      Buffer<float> b(dev, static_cast<size_t>(n));
+      b.zero();
+      return b;
+    };
+    actor_p = Buffer<float>(dev, pa);
+    mlp_init(actor, 1, 21, 1, actor_p.data());
+    actor_t = Buffer<float>(dev, pa);
+    actor_t.copy_from(actor_p);
+    critic_p = Buffer<float>(dev, 2 * pc);
+    mlp_init(critic, 2, 21, 2, critic_p.data());
+    critic_t = Buffer<float>(dev, 2 * pc);
+    critic_t.copy_from(critic_p);
+    actor_g = zeros(pa), actor_m = zeros(pa), actor_v = zeros(pa);
+    critic_g = zeros(2 * pc), critic_m = zeros(2 * pc), critic_v = zeros(2 * pc);
+    next_act = Buffer<float>(dev, B * A);
+    y = Buffer<float>(dev, 2 * B);
+    dq = Buffer<float>(dev, 2 * B);
+    loss = zeros(2);
+    dq_da = Buffer<float>(dev, B * A);
+    act_tape = std::make_unique<MlpTape>(actor, 1, static_cast<int>(N));
+    actor_tape = std::make_unique<MlpTape>(actor, 1, B);
+    target_actor_tape = std::make_unique<MlpTape>(actor, 1, B);
+    critic_tape = std::make_unique<MlpTape>(critic, 2, B);
+    target_critic_tape = std::make_unique<MlpTape>(critic, 2, B);
+    critic0_tape = std::make_unique<MlpTape>(critic, 1, B);
+  }
+
+  // A fresh agent: every round of a figure that trains it starts from the same
+  // weights, so its cost does not drift with what it learned (a run's rounds,
+  // and two runs, then time the same work).
+  void reset_agent() { agent = std::make_unique<Agent>(dev, info, agent_cfg); }
+
+  void store() {
+    replay->store(obs_prev.data(), actions.data(), env->reward(), env->final_obs(), env->terminated(),
+                  env->truncated());
+  }
+
+  // act: mu(s) for every env, Gaussian exploration; step; store (the trainer's steps 1-3).
+  void collect() {
+    const int64_t N = sz.n_envs;
+    agent->act(env->obs(), N, mu.data());
+    ops::gaussian_explore(dev, N, A, mu.data(), low.data(), high.data(), sigma.data(), 9, step_index++,
+                          actions.data());
+    memory::copy_device_to_device(dev, obs_prev.data(), env->obs(), N * S * sizeof(float));
+    env->step(actions.data());
+    store();
+  }
+
+  TrainBatch train_batch() const {
+    return {batch.obs.data(), batch.action.data(), batch.reward.data(), batch.next_obs.data(), batch.discount.data()};
+  }
+
+  // One learner step as the trainer runs it: sample, then Agent::update.
+  void learn() {
+    replay->sample(sz.batch, 5, sample_index++, batch);
+    agent->update(train_batch(), update_index++);
+  }
+
+  // The TD3 critic step without its Adam: target actions (smoothed), twin
+  // target critics, y, the online critics, the TD loss gradient, backward.
+  void critic_update() {
+    const Mlp &actor = agent->actor(), &critic = agent->critic();
+    const int B = sz.batch;
+    mlp_forward(actor, actor_t.data(), {MlpInput{batch.next_obs.data(), S, 0}}, *target_actor_tape);
+    ops::smooth_target_actions(dev, B, A, target_actor_tape->output(), low.data(), high.data(), 0.2f, 0.5f, 13,
+                               update_index++, next_act.data());
+    mlp_forward(critic, critic_t.data(), {MlpInput{batch.next_obs.data(), S, 0}, MlpInput{next_act.data(), A, 0}},
+                *target_critic_tape);
+    ops::td_target(dev, TdTargetArgs{2, 1, B, target_critic_tape->output(), batch.reward.data(),
+                                     batch.discount.data(), y.data()});
+    mlp_forward(critic, critic_p.data(), {MlpInput{batch.obs.data(), S, 0}, MlpInput{batch.action.data(), A, 0}},
+                *critic_tape);
+    ops::td_loss_grad(dev, TdLoss::kMse, 1.0f, 2, B, critic_tape->output(), y.data(), B, dq.data(), loss.data());
+    mlp_backward(critic, critic_p.data(), *critic_tape, dq.data(), B, 1.0f, critic_g.data());
+  }
+  Cost critic_update_cost() const {
+    const Mlp &actor = agent->actor(), &critic = agent->critic();
+    const int64_t B = sz.batch;
+    return mlp_forward_cost(actor, 1, B, true) + mlp_forward_cost(critic, 2, B, true) * 2.0 +
+           mlp_backward_cost(critic, 2, B, true, 0) + Cost{0, kF * B * (2.0 * A + 2 * 2 + 2 * 2 + 2 * 2)};
+  }
+
+  // The TD3 actor step without its Adam: mu(s), Q_0(s, mu(s)), dQ/da, the actor VJP.
+  void actor_update() {
+    const Mlp &actor = agent->actor(), &critic = agent->critic();
+    const int B = sz.batch;
+    mlp_forward(actor, actor_p.data(), {MlpInput{batch.obs.data(), S, 0}}, *actor_tape);
+    mlp_forward(critic, critic_p.data(), {MlpInput{batch.obs.data(), S, 0}, MlpInput{actor_tape->output(), A, 0}},
+                *critic0_tape);
+    critic_action_grad(critic, critic_p.data(), *critic0_tape, S, dq_da.data());
+    actor_vjp(actor, actor_p.data(), *actor_tape, dq_da.data(), static_cast<int64_t>(B) * A, -1.0f, actor_g.data());
+  }
+  Cost actor_update_cost() const {
+    const Mlp &actor = agent->actor(), &critic = agent->critic();
+    const int64_t B = sz.batch;
+    return mlp_forward_cost(actor, 1, B, true) + mlp_forward_cost(critic, 1, B, true) +
+           mlp_backward_cost(critic, 1, B, false, A) + mlp_backward_cost(actor, 1, B, true, 0);
+  }
+
+  int64_t n_update_params() const { return 2 * agent->critic().n_params() + agent->actor().n_params(); }
+
+  // Adam over the twin critics' and the actor's parameters.
+  void adam() {
+    ++adam_steps;
+    const AdamConfig cfg{3e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, false};
+    const int64_t pa = agent->actor().n_params(), pc = agent->critic().n_params();
+    // Gradients of zero would make the step a no-op in v; use the parameters as fake gradients.
+    ops::adam_step(dev, 2 * pc, cfg, adam_steps, critic_t.data(), critic_m.data(), critic_v.data(), critic_p.data());
+    ops::adam_step(dev, pa, cfg, adam_steps, actor_t.data(), actor_m.data(), actor_v.data(), actor_p.data());
+  }
+
+  void polyak() {
+    ops::polyak_update(dev, agent->actor().n_params(), 0.005f, actor_p.data(), actor_t.data());
+    ops::polyak_update(dev, 2 * agent->critic().n_params(), 0.005f, critic_p.data(), critic_t.data());
+  }
+};
+
+std::string size_label(const BenchSize& s) { return fmt::format("n={},b={},h={}", s.n_envs, s.batch, s.hidden); }
+
+// The figures of one size, each with its cost written next to the call it times.
+std::vector<Item> make_items(Rig& r) {
+  const int64_t N = r.sz.n_envs;
+  const int64_t B = r.sz.batch;
+  const double S = r.S, A = r.A;
+  const json size = {{"n_envs", N}, {"batch", B}, {"hidden", r.sz.hidden}};
+  const std::string label = size_label(r.sz);
+  std::vector<Item> v;
+  auto add = [&](std::string kernel, std::string what, Cost cost, std::map<std::string, double> per_unit,
+                 std::function<void()> fn, int calls = 1, std::function<void()> setup = nullptr) {
+    Item it;
+    it.kernel = std::move(kernel);
+    it.what = std::move(what);
+    it.size_label = label;
+    it.size = size;
+    it.cost = cost;
+    it.per_unit = std::move(per_unit);
+    it.fn = std::move(fn);
+    it.calls = calls;
+    it.setup = std::move(setup);
+    v.push_back(std::move(it));
+  };
+  // Env dynamics are a few dozen FLOPs per env and are not counted: the
+  // roofline of a step is its memory traffic, every per-env array once.
+  const Cost env_step{0.0, static_cast<double>(N) * (r.env->bytes_per_env() + kF * A)};
+  add("env_step", "VecEnv::step of every env (auto-reset included)", env_step, {{"env_steps_per_s", double(N)}},
+      [&r] { r.env->step(r.step_actions.data()); });
+  // One row of every array: read from the env, written into the ring.
+  const Cost store{0.0, static_cast<double>(N) * (2.0 * kF * (2 * S + A + 1) + 2.0 * 2)};
+  add("replay_store", "ReplayBuffer::store of one step of every env", store, {{"transitions_per_s", double(N)}},
+      [&r] { r.store(); });
+  // Per sample: obs, action, next_obs gathered and written, reward and flags read, reward and discount written.
+  const Cost sample{0.0, static_cast<double>(B) * (2.0 * kF * (2 * S + A) + kF + 2 + 2.0 * kF)};
+  add("replay_sample", "ReplayBuffer::sample of one batch (1-step windows)", sample, {{"samples_per_s", double(B)}},
+      [&r] { r.replay->sample(r.sz.batch, 5, r.sample_index++, r.batch); });
+  add("actor_forward", "mu(s) for every env (mlp_forward, E = 1)", mlp_forward_cost(r.agent->actor(), 1, N, true),
+      {{"env_steps_per_s", double(N)}},
+      [&r] { mlp_forward(r.agent->actor(), r.actor_p.data(), {MlpInput{r.env->obs(), r.S, 0}}, *r.act_tape); });
+  add("critic_update", "TD3 critic step without Adam: target actor, twin target critics, y, critics, backward",
+      r.critic_update_cost(), {{"samples_per_s", double(B)}}, [&r] { r.critic_update(); });
+  add("actor_update", "TD3 actor step without Adam: mu(s), Q_0(s, mu(s)), dQ/da, actor VJP", r.actor_update_cost(),
+      {{"samples_per_s", double(B)}}, [&r] { r.actor_update(); });
+  const double P = static_cast<double>(r.n_update_params());
+  // Read p, m, v, g; write p, m, v. About 10 FLOPs per parameter.
+  add("adam", "Adam step over twin critics and actor", Cost{10.0 * P, 7.0 * kF * P}, {{"params_per_s", P}},
+      [&r] { r.adam(); });
+  // Read online and target, write target.
+  add("polyak", "Polyak averaging of the target actor and critics", Cost{3.0 * P, 3.0 * kF * P},
+      {{"params_per_s", P}}, [&r] { r.polyak(); });
+  const Cost adam_c{10.0 * P, 7.0 * kF * P}, polyak_c{3.0 * P, 3.0 * kF * P};
+  // Agent::update, two calls per unit pair: one critic step each, the actor step, actor Adam and Polyak every second.
+  const Cost update = r.critic_update_cost() + r.actor_update_cost() * 0.5 + adam_c * 0.75 + polyak_c * 0.5;
+  add("update", "Agent::update (TD3, policy delay 2), mean of 2 calls", update,
+      {{"updates_per_s", 1.0}, {"samples_per_s", double(B)}},
+      [&r] {
+        r.agent->update(r.train_batch(), r.update_index++);
+        r.agent->update(r.train_batch(), r.update_index++);
+      },
+      2, [&r] { r.reset_agent(); });
+  // Throughput of the loop: act + explore + step + store.
+  const Cost collect = mlp_forward_cost(r.agent->actor(), 1, N, true) + Cost{0, static_cast<double>(N) * kF * (3 * A + 2 * S)} +
+                       env_step + store;
+  add("collect", "act (mu + Gaussian noise), step, store for every env", collect, {{"env_steps_per_s", double(N)}},
+      [&r] { r.collect(); });
+  // The training iteration at 2 updates per env step of all envs.
+  add("iteration", "collect, then 2 x (sample + Agent::update)", collect + (update + sample) * 2.0,
+      {{"env_steps_per_s", double(N)}, {"updates_per_s", 2.0}, {"samples_per_s", 2.0 * B}},
+      [&r] {
+        r.collect();
+        r.learn();
+        r.learn();
+      },
+      1, [&r] { r.reset_agent(); });
+  return v;
+}
+
+// ---- ceilings --------------------------------------------------------------------------------
+// FP32 lanes per SM by compute capability (the CUDA C++ Programming Guide's
+// throughput table: 64 on 6.0, 7.x, 8.0; 128 on 6.1, 8.6, 8.9, 9.0 and later).
+int fp32_lanes_per_sm(int major, int minor) {
+  if (major == 8 && minor == 0) return 64;
+  if (major == 7 || (major == 6 && minor == 0)) return 64;
+  return 128;
+}
+
+json machine_json(const Device& dev) {
+  const MachineInfo m = query_machine();
+  json j = {{"cpu_model", m.cpu_model},
+            {"cpu_threads", m.cpu_threads},
+            {"hardware_threads", m.hardware_threads},
+            {"blas", m.blas},
+            {"blas_threads", m.blas_threads},
+            {"cuda_build", m.cuda_build},
+            {"cuda_runtime", m.cuda_runtime},
+            {"cuda_driver", m.cuda_driver},
+            {"device", dev.describe()},
+            {"device_threads", dev.cpu_threads()}};
+  if (!m.cuda_unusable.empty()) j["cuda_unusable"] = m.cuda_unusable;
+  json gpus = json::array();
+  for (const CudaDeviceInfo& d : m.cuda_devices) {
+    const cuda_api::DeviceProps p = cuda_api::properties(d.ordinal);
+    gpus.push_back({{"ordinal", d.ordinal},
+                    {"name", d.name},
+                    {"compute_capability", fmt::format("{}.{}", d.major, d.minor)},
+                    {"memory_gib", d.memory_gib},
+                    {"multiprocessors", d.multiprocessors},
+                    {"sm_clock_mhz", p.clock_khz / 1000},
+                    {"memory_clock_mhz", p.memory_clock_khz / 1000},
+                    {"memory_bus_bits", p.memory_bus_bits}});
+  }
+  j["cuda_devices"] = gpus;
+  return j;
+}
+
+// The roofline's two ceilings on the device in use. CPU: this run's sgemm and
+// copy (a practical peak: what the BLAS and the memory system give, not the
+// FMA peak). GPU: the device's properties.
+json ceilings_json(const Device& dev, double sgemm_gflops, double copy_gbps, double cache_gbps) {
+  if (dev.is_cuda()) {
+    const cuda_api::DeviceProps p = cuda_api::properties(dev.cuda_ordinal());
+    const double gflops = 2.0 * p.multiprocessors * fp32_lanes_per_sm(p.major, p.minor) * p.clock_khz * 1e-6;
+    const double gbps = 2.0 * p.memory_clock_khz * 1e3 * (p.memory_bus_bits / 8.0) * 1e-9;
+    return {{"gflops", gflops},
+            {"gbps", gbps},
+            {"cache_gbps", cache_gbps},
+            {"source", fmt::format("device properties: 2 x {} SMs x {} FP32 lanes x {} MHz; 2 x {} MHz x {} bits",
+                                   p.multiprocessors, fp32_lanes_per_sm(p.major, p.minor), p.clock_khz / 1000,
+                                   p.memory_clock_khz / 1000, p.memory_bus_bits)}};
+  }
+  return {{"gflops", sgemm_gflops},
+          {"gbps", copy_gbps},
+          {"cache_gbps", cache_gbps},
+          {"source", fmt::format("measured in this run: sgemm {0}^3, a {1} MiB copy (DRAM) and a {2} KiB copy (cache)",
+                                 kRefGemm, kRefCopyBytes >> 20, kRefCacheCopyBytes >> 10)}};
+}
+
+json ratios_json(const std::vector<double>& t, const std::vector<double>& ref) {
+  std::vector<double> r;
+  for (size_t i = 0; i < t.size(); ++i) r.push_back(t[i] / ref[i]);
+  return summary(r);
+}
+
+json item_json(const Item& it, const json& ceil) {
+  const json sec = summary(it.seconds);
+  const double med = sec["median"].get<double>();
+  json j = {{"name", it.name()}, {"kernel", it.kernel}, {"what", it.what}, {"size", it.size}};
+  j["seconds"] = sec;
+  j["seconds"]["samples"] = it.seconds;
+  j["calls_per_chunk"] = it.inner;
+  j["chunks_per_sample"] = kChunks;
+  j["flops"] = it.cost.flops;
+  j["bytes"] = it.cost.bytes;
+  j["gflops"] = it.cost.flops / med * 1e-9;
+  j["gbps"] = it.cost.bytes / med * 1e-9;
+  // The memory ceiling of the level the figure's traffic fits in.
+  const bool cached = it.cost.bytes <= kCacheResidentBytes;
+  const double peak_f = ceil["gflops"].get<double>() * 1e9;
+  const double peak_b = ceil[cached ? "cache_gbps" : "gbps"].get<double>() * 1e9;
+  const double intensity = it.cost.bytes > 0 ? it.cost.flops / it.cost.bytes : 0.0;
+  const bool compute = intensity > peak_f / peak_b;
+  const double floor_s = std::max(it.cost.flops / peak_f, it.cost.bytes / peak_b);
+  j["roofline"] = {{"intensity_flop_per_byte", intensity},
+                   {"memory_level", cached ? "cache" : "dram"},
+                   {"bound", compute ? "compute" : "memory"},
+                   {"ceiling_gflops", std::min(peak_f, intensity * peak_b) * 1e-9},
+                   {"floor_s", floor_s},
+                   {"fraction", floor_s / med}};
+  json rates = json::object();
+  for (const auto& [k, n] : it.per_unit) rates[k] = n / med;
+  j["rates"] = rates;
+  // The figure as a ratio to the reference of its bound (time / reference
+  // time, taken within each round), and to the others too.
+  j["reference"] = compute ? "sgemm" : (cached ? "cache_copy" : "copy");
+  json ratios = json::object();
+  for (int r = 0; r < kRefs; ++r) ratios[kRefNames[r]] = ratios_json(it.seconds, it.ref[r]);
+  j["ratios"] = ratios;
+  if (it.inject != 1.0) j["injected_slowdown"] = it.inject;
+  return j;
+}
+
+std::string iso_time_utc() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string si(double x, const char* unit) {
+  if (!(x > 0) || !std::isfinite(x)) return "-";
+  const char* p[] = {"", "k", "M", "G", "T"};
+  int i = 0;
+  while (x >= 1000 && i < 4) x /= 1000, ++i;
+  return fmt::format("{:.3g} {}{}", x, p[i], unit);
+}
+
+std::string duration(double s) {
+  if (s >= 1) return fmt::format("{:.3g} s", s);
+  if (s >= 1e-3) return fmt::format("{:.3g} ms", s * 1e3);
+  return fmt::format("{:.3g} us", s * 1e6);
+}
+
+}  // namespace
+
+BenchSize parse_size(const std::string& s) {
+  BenchSize b;
+  long long n = 0;
+  int batch = 0, hidden = 0;
+  char tail = 0;
+  ACX_USAGE_CHECK(std::sscanf(s.c_str(), "%lld,%d,%d%c", &n, &batch, &hidden, &tail) == 3 && n >= 1 && batch >= 1 &&
+                      hidden >= 1,
+                  "--size expects N_ENVS,BATCH,HIDDEN (positive integers), got '" + s + "'");
+  b.n_envs = n;
+  b.batch = batch;
+  b.hidden = hidden;
+  return b;
+}
+
+json run(const BenchOptions& opt, std::ostream& log) {
+  const Device dev = Device::create(opt.device, opt.threads, &log);
+  find_registered_env(opt.env);  // UsageError for an unknown env, before any work
+  const int repeats = opt.repeats > 0 ? opt.repeats : (opt.quick ? 7 : 11);
+  ACX_USAGE_CHECK(repeats >= 3, "--repeats must be at least 3 (medians need a few samples)");
+  std::vector<BenchSize> sizes = opt.sizes;
+  if (sizes.empty()) {
+    if (opt.quick) {
+      sizes = {{1024, 256, 256}, {16384, 1024, 64}};
+    } else {
+      sizes = {{1024, 256, 256}, {16384, 256, 256}, {16384, 1024, 64}, {65536, 4096, 256}};
+    }
+  }
+  const double target_s = opt.quick ? 0.005 : 0.05;  // a sample lasts about this long (or kChunks calls)
+  const std::map<std::string, double> inject = parse_inject(opt.inject);
+
+  auto refs = make_references(dev);
+  for (Item& ref : refs->item) calibrate(dev, ref, target_s);
+  std::vector<Item> done;
+  for (const BenchSize& sz : sizes) {
+    log << fmt::format("acx bench: {} {} on {} ...\n", opt.env, size_label(sz), dev.describe()) << std::flush;
+    Rig rig(dev, opt.env, sz, opt.quick);
+    std::vector<Item> items = make_items(rig);
+    for (Item& it : items) {
+      for (const std::string& key : {it.kernel, it.name()}) {
+        const auto f = inject.find(key);
+        if (f != inject.end()) it.inject = f->second;
+      }
+      calibrate(dev, it, target_s);
+    }
+    // Rounds: the references, then every figure; ratios are taken within a round.
+    for (int r = 0; r < repeats; ++r) {
+      double t_ref[kRefs];
+      for (int k = 0; k < kRefs; ++k) {
+        t_ref[k] = sample(dev, refs->item[k]);
+        refs->item[k].seconds.push_back(t_ref[k]);
+      }
+      for (Item& it : items) {
+        it.seconds.push_back(sample(dev, it));
+        for (int k = 0; k < kRefs; ++k) it.ref[k].push_back(t_ref[k]);
+      }
+    }
+    for (Item& it : items) {
+      it.fn = it.setup = nullptr;  // the rig goes away with this scope
+      done.push_back(std::move(it));
+    }
+  }
+
+  // Reference rates from their medians.
+  double rate[kRefs];
+  for (int k = 0; k < kRefs; ++k) {
+    const Item& ref = refs->item[k];
+    rate[k] = (k == 0 ? ref.cost.flops : ref.cost.bytes) / median_of(ref.seconds) * 1e-9;
+  }
+  const json ceil = ceilings_json(dev, rate[0], rate[1], rate[2]);
+
+  json j;
+  j["schema"] = kSchema;
+  j["schema_version"] = kSchemaVersion;
+  j["acx_version"] = ACX_VERSION;
+  j["created_utc"] = iso_time_utc();
+  json sizes_j = json::array();
+  for (const BenchSize& s : sizes) sizes_j.push_back({{"n_envs", s.n_envs}, {"batch", s.batch}, {"hidden", s.hidden}});
+  const EnvInfo env_info = find_registered_env(opt.env);
+  j["config"] = {{"env", opt.env},
+                 {"obs_dim", env_info.obs_dim},
+                 {"act_dim", env_info.act_dim},
+                 {"device", opt.device},
+                 {"backend", backend_name(dev.backend())},
+                 {"threads", dev.is_cuda() ? 0 : dev.cpu_threads()},
+                 {"quick", opt.quick},
+                 {"repeats", repeats},
+                 {"sizes", sizes_j},
+                 {"sample_target_s", target_s},
+                 {"inject", opt.inject}};
+  j["machine"] = machine_json(dev);
+  json refs_j = json::object();
+  for (int k = 0; k < kRefs; ++k) {
+    const Item& ref = refs->item[k];
+    json sec = summary(ref.seconds);
+    sec["samples"] = ref.seconds;
+    refs_j[kRefNames[k]] = {{"what", ref.what}, {"flops", ref.cost.flops}, {"bytes", ref.cost.bytes},
+                            {"seconds", sec}, {k == 0 ? "gflops" : "gbps", rate[k]}};
+  }
+  j["reference"] = refs_j;
+  j["ceilings"] = ceil;
+  json figs = json::array();
+  for (const Item& it : done) figs.push_back(item_json(it, ceil));
+  j["figures"] = figs;
+  return j;
+}
+
+std::string format_report(const json& j) {
+  std::string out;
+  const json& m = j["machine"];
+  out += fmt::format("machine: {} ({} hardware threads); device {}\n", m["cpu_model"].get<std::string>(),
+                     m["hardware_threads"].get<int>(), m["device"].get<std::string>());
+  out += fmt::format("blas: {} ({} threads)\n", m["blas"].get<std::string>(), m["blas_threads"].get<int>());
+  for (const json& g : m["cuda_devices"]) {
+    out += fmt::format("gpu: {} (sm_{}, {} SMs, {} MHz, memory {} MHz x {} bits), driver {}\n",
+                       g["name"].get<std::string>(), g["compute_capability"].get<std::string>(),
+                       g["multiprocessors"].get<int>(), g["sm_clock_mhz"].get<int>(),
+                       g["memory_clock_mhz"].get<int>(), g["memory_bus_bits"].get<int>(),
+                       m["cuda_driver"].get<std::string>());
+  }
+  const json& ref = j["reference"];
+  out += fmt::format("reference: sgemm {} ({:.1f} GFLOP/s), copy {} ({:.1f} GB/s), cache copy {} ({:.1f} GB/s); {} rounds\n",
+                     duration(ref["sgemm"]["seconds"]["median"].get<double>()), ref["sgemm"]["gflops"].get<double>(),
+                     duration(ref["copy"]["seconds"]["median"].get<double>()), ref["copy"]["gbps"].get<double>(),
+                     duration(ref["cache_copy"]["seconds"]["median"].get<double>()),
+                     ref["cache_copy"]["gbps"].get<double>(), j["config"]["repeats"].get<int>());
+  out += fmt::format("ceilings: {:.1f} GFLOP/s, {:.1f} GB/s DRAM, {:.1f} GB/s cache ({})\n\n",
+                     j["ceilings"]["gflops"].get<double>(), j["ceilings"]["gbps"].get<double>(),
+                     j["ceilings"]["cache_gbps"].get<double>(), j["ceilings"]["source"].get<std::string>());
+  out += "| figure | median | min .. max | rate | GFLOP/s | GB/s | bound | of roofline | / reference |\n";
+  out += "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const json& f : j["figures"]) {
+    const json& s = f["seconds"];
+    std::string rates;
+    for (const auto& [k, v] : f["rates"].items()) {
+      std::string unit = k.substr(0, k.rfind("_per_s"));
+      std::replace(unit.begin(), unit.end(), '_', '-');
+      rates += (rates.empty() ? "" : ", ") + si(v.get<double>(), (" " + unit + "/s").c_str());
+    }
+    const std::string refname = f["reference"].get<std::string>();
+    out += fmt::format("| {} | {} | {} .. {} | {} | {} | {} | {} | {:.0f}% | {:.3g} x {} |\n",
+                       f["name"].get<std::string>(), duration(s["median"].get<double>()),
+                       duration(s["min"].get<double>()), duration(s["max"].get<double>()), rates,
+                       f["flops"].get<double>() > 0 ? fmt::format("{:.1f}", f["gflops"].get<double>()) : "-",
+                       fmt::format("{:.1f}", f["gbps"].get<double>()), f["roofline"]["bound"].get<std::string>(),
+                       100.0 * f["roofline"]["fraction"].get<double>(),
+                       f["ratios"][refname]["median"].get<double>(), refname);
+  }
+  return out;
+}
+
+json load_report(const std::string& path) {
+  std::ifstream in(path);
+  ACX_USAGE_CHECK(in.good(), "cannot read " + path);
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const std::exception& e) {
+    throw UsageError(path + " is not JSON: " + e.what());
+  }
+  ACX_USAGE_CHECK(j.is_object() && j.value("schema", "") == kSchema, path + " is not an acx bench report");
+  ACX_USAGE_CHECK(j.value("schema_version", 0) == kSchemaVersion,
+                  fmt::format("{} has schema version {}; this acx reads version {}", path, j.value("schema_version", 0),
+                              kSchemaVersion));
+  ACX_USAGE_CHECK(j.contains("figures") && j["figures"].is_array() && j.contains("config"),
+                  path + " has no figures");
+  return j;
+}
+
+CompareResult compare(const json& base, const json& cur, const CompareOptions& opt) {
+  for (const char* key : {"env", "backend"}) {
+    const std::string b = base["config"].value(key, ""), c = cur["config"].value(key, "");
+    ACX_USAGE_CHECK(b == c, fmt::format("the runs differ in {}: baseline {}, current {}", key, b, c));
+  }
+  CompareResult r;
+  std::map<std::string, const json*> cur_by_name;
+  for (const json& f : cur["figures"]) cur_by_name[f["name"].get<std::string>()] = &f;
+  std::map<std::string, bool> seen;
+  int common = 0;
+  for (const json& bf : base["figures"]) {
+    const std::string name = bf["name"].get<std::string>();
+    CompareRow row;
+    row.figure = name;
+    const auto it = cur_by_name.find(name);
+    if (it == cur_by_name.end()) {
+      row.verdict = "only-in-baseline";
+      r.rows.push_back(row);
+      continue;
+    }
+    seen[name] = true;
+    ++common;
+    const json& cf = *it->second;
+    const std::string ref = bf["reference"].get<std::string>();
+    const json &bs = bf["ratios"][ref], &cs = cf["ratios"][ref];
+    row.baseline = bs["median"].get<double>();
+    row.current = cs["median"].get<double>();
+    row.change = row.current / row.baseline - 1.0;
+    row.noise = std::max(relative_spread(bs), relative_spread(cs));
+    if (row.change > opt.threshold) {
+      row.verdict = row.change > row.noise ? "REGRESSION" : "noisy";
+    } else if (row.change < -opt.threshold && -row.change > row.noise) {
+      row.verdict = "faster";
+    } else {
+      row.verdict = "ok";
+    }
+    if (row.verdict == "REGRESSION") r.regressions.push_back(name);
+    if (cf.contains("injected_slowdown")) {
+      r.notes.push_back(fmt::format("{}: the current run injected a {}x slowdown ({})", name,
+                                    cf["injected_slowdown"].get<double>(), kInjectEnv));
+    }
+    r.rows.push_back(row);
+  }
+  for (const json& cf : cur["figures"]) {
+    const std::string name = cf["name"].get<std::string>();
+    if (seen.count(name)) continue;
+    CompareRow row;
+    row.figure = name;
+    row.verdict = "only-in-current";
+    r.rows.push_back(row);
+  }
+  ACX_USAGE_CHECK(common > 0, "the runs have no figure in common (different sizes?)");
+  const json &br = base["reference"], &cr = cur["reference"];
+  r.notes.push_back(fmt::format("reference sgemm: baseline {:.1f} GFLOP/s, current {:.1f} GFLOP/s",
+                                br["sgemm"]["gflops"].get<double>(), cr["sgemm"]["gflops"].get<double>()));
+  for (const char* k : {"copy", "cache_copy"}) {
+    r.notes.push_back(fmt::format("reference {}: baseline {:.1f} GB/s, current {:.1f} GB/s", k,
+                                  br[k]["gbps"].get<double>(), cr[k]["gbps"].get<double>()));
+  }
+  return r;
+}
+
+std::string format_compare(const CompareResult& r, const CompareOptions& opt) {
+  std::string out = fmt::format(
+      "Each figure is its time over the same round's reference time (median over rounds; lower is faster).\n"
+      "A regression: slower by more than {:.0f}% and by more than the noise, the larger of the two runs' spreads\n"
+      "(3 x 1.4826 x the median absolute deviation of the per-round ratios, over their median).\n\n",
+      100 * opt.threshold);
+  out += "| figure | baseline | current | change | noise | verdict |\n| --- | --- | --- | --- | --- | --- |\n";
+  for (const CompareRow& row : r.rows) {
+    if (row.verdict.rfind("only-in", 0) == 0) {
+      out += fmt::format("| {} | | | | | {} |\n", row.figure, row.verdict);
+      continue;
+    }
+    out += fmt::format("| {} | {:.4g} | {:.4g} | {:+.1f}% | {:.1f}% | {} |\n", row.figure, row.baseline, row.current,
+                       100 * row.change, 100 * row.noise, row.verdict);
+  }
+  out += "\n";
+  for (const std::string& n : r.notes) out += n + "\n";
+  return out;
+}
+
+}  // namespace acx::bench

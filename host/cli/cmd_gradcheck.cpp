@@ -1,0 +1,435 @@
+// acx gradcheck: builds random actor and critic ensembles for an env's
+// dimensions and a random batch, runs the gradient kernels (kernels/mlp.h)
+// and compares every quantity with float64 evaluations of the same networks:
+// Q against a float64 forward, dQ/da, the actor's and the critic's parameter
+// gradients and the actor JVP against central finite differences in float64.
+// Prints the largest relative error per quantity; fails (exit 1) when one
+// exceeds its tolerance. --dump writes every input and output as .npy with a
+// JSON index (docs/gradcheck.md); tools/recheck_gradcheck.py rechecks it.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "envs/registry.h"
+#include "kernels/runtime/buffer.h"
+#include "host/cli/commands.h"
+#include "kernels/runtime/error.h"
+#include "host/io/npy.h"
+#include "kernels/mlp.h"
+#include "kernels/philox.h"
+
+namespace acx {
+
+namespace {
+
+struct GradcheckOptions {
+  std::string env = "pendulum";
+  std::string hidden = "64,64";
+  int batch = 32;
+  int members = 2;
+  uint64_t seed = 1;
+  std::string dump;
+  std::string device = "auto";
+  bool layer_norm = false;
+};
+
+std::vector<int> parse_hidden(const std::string& text) {
+  std::vector<int> widths;
+  size_t pos = 0;
+  while (pos <= text.size() && !text.empty()) {
+    const size_t comma = text.find(',', pos);
+    const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    int w = 0;
+    try {
+      size_t used = 0;
+      w = std::stoi(item, &used);
+      ACX_USAGE_CHECK(used == item.size(), "");
+    } catch (const std::exception&) {
+      throw_usage_error("--hidden: '" + text + "' is not a comma-separated list of widths");
+    }
+    ACX_USAGE_CHECK(w > 0 && w <= 4096, "--hidden: widths must be in [1, 4096]");
+    widths.push_back(w);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return widths;
+}
+
+// One member of a network in float64, read from the flat float32 layout.
+struct Net64 {
+  const Mlp* net;
+  std::vector<double> p;  // (P)
+
+  // relu_pattern, when given, collects the sign of every hidden ReLU's input.
+  std::vector<double> forward(const std::vector<double>& x, std::vector<uint8_t>* relu_pattern = nullptr) const {
+    std::vector<double> h = x;
+    const MlpSpec& s = net->spec();
+    for (int l = 0; l < net->n_layers(); ++l) {
+      const int in = net->layer_in(l), out = net->layer_out(l);
+      std::vector<double> zs(out), y(out);
+      for (int o = 0; o < out; ++o) {
+        double z = p[net->bias_offset(l) + o];
+        for (int i = 0; i < in; ++i) z += p[net->weight_offset(l) + static_cast<int64_t>(o) * in + i] * h[i];
+        zs[o] = z;
+      }
+      if (net->has_layer_norm(l)) {  // nn.LayerNorm(out, eps=1e-5): biased variance
+        double mean = 0, var = 0;
+        for (double z : zs) mean += z / out;
+        for (double z : zs) var += (z - mean) * (z - mean) / out;
+        const double r = 1.0 / std::sqrt(var + static_cast<double>(kLayerNormEps));
+        for (int o = 0; o < out; ++o)
+          zs[o] = p[net->gain_offset(l) + o] * (zs[o] - mean) * r + p[net->shift_offset(l) + o];
+      }
+      for (int o = 0; o < out; ++o) {
+        const double z = zs[o];
+        if (l + 1 < net->n_layers()) {
+          y[o] = z > 0 ? z : 0;
+          if (relu_pattern) relu_pattern->push_back(z > 0);
+        } else if (s.output == Activation::kTanhScaled) {
+          const double lo = s.out_low[o], hi = s.out_high[o];
+          y[o] = 0.5 * (hi + lo) + 0.5 * (hi - lo) * std::tanh(z);
+        } else {
+          y[o] = z;
+        }
+      }
+      h = std::move(y);
+    }
+    return h;
+  }
+};
+
+// Largest |got - want| / max(|want|, floor), floor = 1e-2 * max |want| (so
+// entries near zero are judged on the quantity's scale).
+struct Worst {
+  double rel = 0, got = 0, want = 0;
+  int64_t at = -1;
+  double scale = 0;
+};
+
+Worst compare(const std::vector<double>& got, const std::vector<double>& want) {
+  Worst w;
+  for (double v : want) w.scale = std::max(w.scale, std::fabs(v));
+  const double floor = std::max(1e-2 * w.scale, 1e-12);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double rel = std::fabs(got[i] - want[i]) / std::max(std::fabs(want[i]), floor);
+    if (!(rel <= w.rel)) {  // NaN counts as the worst
+      w = Worst{std::isnan(rel) ? INFINITY : rel, got[i], want[i], static_cast<int64_t>(i), w.scale};
+    }
+  }
+  return w;
+}
+
+std::vector<double> to64(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+// Central differences (f(h) - f(-h)) / 2h of a float64 evaluation f(t,
+// relu_pattern) -> values. A ReLU whose input crosses 0 between the two ends
+// puts a kink inside the step and the difference measures neither side's
+// slope (a hidden unit within ~1e-6 of 0 happens in a few runs out of ten
+// with LayerNorm's larger tangents), so the step shrinks by 16 until no
+// ReLU flips between the ends; `shrunk` counts those differences.
+struct CentralDifference {
+  double h = 1e-6;
+  int shrunk = 0, unresolved = 0;
+
+  template <typename F>
+  std::vector<double> operator()(F&& f) {
+    for (double step = h;; step /= 16) {
+      std::vector<uint8_t> plus_pattern, minus_pattern;
+      const std::vector<double> plus = f(step, &plus_pattern), minus = f(-step, &minus_pattern);
+      const bool kink = plus_pattern != minus_pattern;
+      if (!kink || step < 1e-10) {
+        if (step != h) ++shrunk;
+        if (kink) ++unresolved;
+        std::vector<double> d(plus.size());
+        for (size_t i = 0; i < d.size(); ++i) d[i] = (plus[i] - minus[i]) / (2 * step);
+        return d;
+      }
+    }
+  }
+};
+
+std::vector<float> device_vector(const Device& dev, const float* p, size_t n) {
+  std::vector<float> out(n);
+  memory::copy_device_to_host(dev, out.data(), p, n * sizeof(float));
+  return out;
+}
+
+nlohmann::json layout_json(const Mlp& net, int members) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (int l = 0; l < net.n_layers(); ++l) {
+    const Activation a = net.activation(l);
+    nlohmann::json layer = {{"in", net.layer_in(l)},
+                            {"out", net.layer_out(l)},
+                            {"weight_offset", net.weight_offset(l)},
+                            {"bias_offset", net.bias_offset(l)},
+                            {"layer_norm", net.has_layer_norm(l)},
+                            {"activation", a == Activation::kRelu ? "relu" : (a == Activation::kTanhScaled ? "tanh_scaled" : "identity")}};
+    if (net.has_layer_norm(l)) {
+      layer["gain_offset"] = net.gain_offset(l);
+      layer["shift_offset"] = net.shift_offset(l);
+    }
+    layers.push_back(layer);
+  }
+  nlohmann::json j = {{"members", members},
+                      {"n_params", net.n_params()},
+                      {"layer_norm_eps", static_cast<double>(kLayerNormEps)},
+                      {"layers", layers}};
+  if (net.spec().output == Activation::kTanhScaled) {
+    j["out_low"] = net.spec().out_low;
+    j["out_high"] = net.spec().out_high;
+  }
+  return j;
+}
+
+void run_gradcheck(const GradcheckOptions& opt) {
+  ACX_USAGE_CHECK(opt.batch >= 1 && opt.batch <= 4096, "--batch must be in [1, 4096]");
+  ACX_USAGE_CHECK(opt.members >= 1 && opt.members <= 64, "--members must be in [1, 64]");
+  const EnvInfo& env = find_env(opt.env);
+  const std::vector<int> hidden = parse_hidden(opt.hidden);
+  const Device dev = Device::create(opt.device, 0, &std::cerr);
+  const int E = opt.members, B = opt.batch, S = env.obs_dim, A = env.act_dim;
+
+  MlpSpec as;
+  as.in_dim = S;
+  as.hidden = hidden;
+  as.out_dim = A;
+  as.output = Activation::kTanhScaled;
+  as.out_low = env.action_low;
+  as.out_high = env.action_high;
+  as.layer_norm = opt.layer_norm;
+  MlpSpec cs;
+  cs.in_dim = S + A;
+  cs.hidden = hidden;
+  cs.out_dim = 1;
+  cs.layer_norm = opt.layer_norm;
+  const Mlp actor(dev, as), critic(dev, cs);
+  const int64_t Pa = actor.n_params(), Pc = critic.n_params();
+
+  // Parameters (PyTorch's default init) and a batch of observations drawn
+  // within the env's bounds where they are finite, else in [-2, 2].
+  Buffer<float> actor_p(dev, static_cast<size_t>(E * Pa)), critic_p(dev, static_cast<size_t>(E * Pc));
+  mlp_init(actor, E, opt.seed, 1, actor_p.data());
+  mlp_init(critic, E, opt.seed, 2, critic_p.data());
+  std::vector<float> obs(static_cast<size_t>(B) * S), direction(static_cast<size_t>(E * Pa));
+  PhiloxStream rng(opt.seed, RngPurpose::kTest, 0, 0);
+  if (opt.layer_norm) {
+    // LayerNorm starts at g = 1, beta = 0, where dQ/dg and dQ/dbeta could hide
+    // behind the symmetry of the init; move them off it (g in [0.5, 1.5),
+    // beta in [-0.5, 0.5)) so that every LayerNorm parameter matters.
+    PhiloxStream ln_rng(opt.seed, RngPurpose::kTest, 100, 0);
+    for (auto [net, buf] : {std::pair<const Mlp*, Buffer<float>*>{&actor, &actor_p}, {&critic, &critic_p}}) {
+      std::vector<float> p = buf->to_host();
+      for (int e = 0; e < E; ++e)
+        for (int l = 0; l < net->n_layers(); ++l)
+          if (net->has_layer_norm(l))
+            for (int o = 0; o < net->layer_out(l); ++o) {
+              p[e * net->n_params() + net->gain_offset(l) + o] += ln_rng.uniform(-0.5f, 0.5f);
+              p[e * net->n_params() + net->shift_offset(l) + o] += ln_rng.uniform(-0.5f, 0.5f);
+            }
+      buf->copy_from_host(p.data(), p.size());
+    }
+  }
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < S; ++i) {
+      const float lo = std::isfinite(env.obs_low[i]) ? std::max(env.obs_low[i], -10.0f) : -2.0f;
+      const float hi = std::isfinite(env.obs_high[i]) ? std::min(env.obs_high[i], 10.0f) : 2.0f;
+      obs[static_cast<size_t>(b) * S + i] = rng.uniform(lo, hi);
+    }
+  for (float& v : direction) v = rng.uniform(-1.0f, 1.0f);
+  Buffer<float> d_obs = Buffer<float>::from_host(dev, obs), d_dir = Buffer<float>::from_host(dev, direction);
+
+  // The kernels: a = mu(s), Q(s, a), dQ/da, the actor gradient of mean_b Q(s_b, mu(s_b)),
+  // the critic gradient of mean_b Q(s_b, a_b), and the JVP along `direction`.
+  MlpTape actor_tape(actor, E, B), critic_tape(critic, E, B);
+  const std::vector<MlpInput> actor_in = {{d_obs.data(), S, 0}};
+  mlp_forward(actor, actor_p.data(), actor_in, actor_tape);
+  const std::vector<float> actions = device_vector(dev, actor_tape.output(), static_cast<size_t>(E * B * A));
+  mlp_forward(critic, critic_p.data(), {{d_obs.data(), S, 0}, {actor_tape.output(), A, static_cast<int64_t>(B) * A}},
+              critic_tape);
+  const std::vector<float> q = device_vector(dev, critic_tape.output(), static_cast<size_t>(E * B));
+  Buffer<float> dq_da(dev, static_cast<size_t>(E * B * A)), actor_grad(dev, static_cast<size_t>(E * Pa)),
+      critic_grad(dev, static_cast<size_t>(E * Pc)), tangent(dev, static_cast<size_t>(E * B * A));
+  critic_action_grad(critic, critic_p.data(), critic_tape, S, dq_da.data());
+  mlp_backward(critic, critic_p.data(), critic_tape, nullptr, 0, 1.0f / static_cast<float>(B), critic_grad.data());
+  actor_vjp(actor, actor_p.data(), actor_tape, dq_da.data(), static_cast<int64_t>(B) * A, 1.0f, actor_grad.data());
+  actor_jvp(actor, actor_p.data(), d_dir.data(), actor_in, actor_tape, tangent.data());
+  const auto h_dq_da = dq_da.to_host(), h_actor_grad = actor_grad.to_host(), h_critic_grad = critic_grad.to_host(),
+             h_tangent = tangent.to_host(), h_actor_p = actor_p.to_host(), h_critic_p = critic_p.to_host();
+
+  // float64 evaluations.
+  CentralDifference fd;
+  const int kChecked = 48;  // parameters per member checked one by one (plus every bias of the last layer)
+  std::vector<double> q64, dq_da_fd, agrad_got, agrad_fd, cgrad_got, cgrad_fd, jvp_fd;
+  for (int e = 0; e < E; ++e) {
+    Net64 mu{&actor, to64(std::vector<float>(h_actor_p.begin() + e * Pa, h_actor_p.begin() + (e + 1) * Pa))};
+    Net64 qn{&critic, to64(std::vector<float>(h_critic_p.begin() + e * Pc, h_critic_p.begin() + (e + 1) * Pc))};
+    auto state = [&](int b) {
+      return std::vector<double>(obs.begin() + static_cast<size_t>(b) * S, obs.begin() + static_cast<size_t>(b + 1) * S);
+    };
+    using Pattern = std::vector<uint8_t>;
+    auto q_at = [&](const Net64& c, int b, const std::vector<double>& a, Pattern* pattern = nullptr) {
+      std::vector<double> x = state(b);
+      x.insert(x.end(), a.begin(), a.end());
+      return c.forward(x, pattern)[0];
+    };
+    auto actor_objective = [&](const Net64& m, Pattern* pattern) {
+      double s = 0;
+      for (int b = 0; b < B; ++b) s += q_at(qn, b, m.forward(state(b), pattern), pattern);
+      return s / B;
+    };
+    auto critic_objective = [&](const Net64& c, Pattern* pattern) {
+      double s = 0;
+      for (int b = 0; b < B; ++b) {
+        const size_t row = static_cast<size_t>(e * B + b) * A;
+        s += q_at(c, b, to64(std::vector<float>(actions.begin() + row, actions.begin() + row + A)), pattern);
+      }
+      return s / B;
+    };
+    for (int b = 0; b < B; ++b) {
+      const size_t row = static_cast<size_t>(e * B + b) * A;
+      const std::vector<double> a = to64(std::vector<float>(actions.begin() + row, actions.begin() + row + A));
+      q64.push_back(q_at(qn, b, a));
+      for (int k = 0; k < A; ++k) {
+        dq_da_fd.push_back(fd([&](double t, Pattern* pattern) {
+          auto shifted = a;
+          shifted[k] += t;
+          return std::vector<double>{q_at(qn, b, shifted, pattern)};
+        })[0]);
+      }
+      // JVP: (mu(u + h v) - mu(u - h v)) / 2h
+      const auto jv = fd([&](double t, Pattern* pattern) {
+        Net64 shifted = mu;
+        for (int64_t j = 0; j < Pa; ++j) shifted.p[j] += t * direction[e * Pa + j];
+        return shifted.forward(state(b), pattern);
+      });
+      jvp_fd.insert(jvp_fd.end(), jv.begin(), jv.end());
+    }
+    // Parameter gradients, one parameter at a time on a spread of indices.
+    auto check_params = [&](const Net64& net, int64_t P, const std::vector<float>& grad, auto&& objective,
+                            std::vector<double>& got, std::vector<double>& fd_out) {
+      PhiloxStream pick(opt.seed, RngPurpose::kTest, 1 + static_cast<uint32_t>(e), 0);
+      std::vector<int64_t> idx;
+      for (int i = 0; i < kChecked && i < P; ++i) idx.push_back(static_cast<int64_t>(pick.next_u32() % P));
+      for (int64_t j = P - net.net->layer_out(net.net->n_layers() - 1); j < P; ++j) idx.push_back(j);
+      for (int l = 0; l < net.net->n_layers(); ++l)  // a few gains and shifts of every LayerNorm
+        if (net.net->has_layer_norm(l))
+          for (int o = 0; o < std::min(4, net.net->layer_out(l)); ++o) {
+            idx.push_back(net.net->gain_offset(l) + o);
+            idx.push_back(net.net->shift_offset(l) + o);
+          }
+      for (int64_t j : idx) {
+        got.push_back(grad[e * P + j]);
+        fd_out.push_back(fd([&](double t, Pattern* pattern) {
+          Net64 shifted = net;
+          shifted.p[j] += t;
+          return std::vector<double>{objective(shifted, pattern)};
+        })[0]);
+      }
+    };
+    check_params(mu, Pa, h_actor_grad, actor_objective, agrad_got, agrad_fd);
+    check_params(qn, Pc, h_critic_grad, critic_objective, cgrad_got, cgrad_fd);
+  }
+
+  struct Row {
+    const char* name;
+    Worst worst;
+    double tol;
+    size_t n;
+  };
+  const std::vector<Row> rows = {
+      {"Q (vs float64 forward)", compare(to64(q), q64), 1e-4, q64.size()},
+      {"dQ/da (vs FD)", compare(to64(h_dq_da), dq_da_fd), 1e-3, dq_da_fd.size()},
+      {"actor grad (vs FD)", compare(agrad_got, agrad_fd), 1e-3, agrad_fd.size()},
+      {"critic grad (vs FD)", compare(cgrad_got, cgrad_fd), 1e-3, cgrad_fd.size()},
+      {"actor JVP (vs FD)", compare(to64(h_tangent), jvp_fd), 1e-3, jvp_fd.size()},
+  };
+  fmt::print("gradcheck: env {} (obs {}, act {}), hidden {}{}, batch {}, members {}, seed {}, {}\n", env.name, S, A,
+             opt.hidden, opt.layer_norm ? " with LayerNorm" : "", B, E, opt.seed, dev.describe());
+  fmt::print("actor: {} params per member; critic: {} params per member\n", Pa, Pc);
+  bool ok = true;
+  for (const Row& r : rows) {
+    const bool pass = r.worst.rel <= r.tol;
+    ok = ok && pass;
+    fmt::print("  {:<24} max rel err {:.2e} (tol {:.0e}, {} values, scale {:.3g})  {}\n", r.name, r.worst.rel, r.tol,
+               r.n, r.worst.scale, pass ? "ok" : "FAIL");
+  }
+  if (fd.shrunk > 0) {
+    fmt::print("  ({} finite differences taken with a smaller step: a ReLU input within the step of 0{})\n", fd.shrunk,
+               fd.unresolved ? fmt::format(", {} still crossing at 1e-10", fd.unresolved) : "");
+  }
+
+  if (!opt.dump.empty()) {
+    namespace fs = std::filesystem;
+    fs::create_directories(opt.dump);
+    const auto path = [&](const char* f) { return (fs::path(opt.dump) / f).string(); };
+    npy::write(path("obs.npy"), {B, S}, obs);
+    npy::write(path("actor_params.npy"), {E, Pa}, h_actor_p);
+    npy::write(path("critic_params.npy"), {E, Pc}, h_critic_p);
+    npy::write(path("actions.npy"), {E, B, A}, actions);
+    npy::write(path("q.npy"), {E, B}, q);
+    npy::write(path("dq_da.npy"), {E, B, A}, h_dq_da);
+    npy::write(path("actor_grad.npy"), {E, Pa}, h_actor_grad);
+    npy::write(path("critic_grad.npy"), {E, Pc}, h_critic_grad);
+    npy::write(path("jvp_direction.npy"), {E, Pa}, direction);
+    npy::write(path("jvp.npy"), {E, B, A}, h_tangent);
+    nlohmann::json index = {
+        {"format", "acx-gradcheck-1"},
+        {"env", env.name},
+        {"obs_dim", S},
+        {"act_dim", A},
+        {"batch", B},
+        {"members", E},
+        {"seed", opt.seed},
+        {"layer_norm", opt.layer_norm},
+        {"device", dev.describe()},
+        {"actor", layout_json(actor, E)},
+        {"critic", layout_json(critic, E)},
+        {"files",
+         {{"obs", {{"file", "obs.npy"}, {"shape", {B, S}}, {"what", "observations, shared by all members"}}},
+          {"actor_params", {{"file", "actor_params.npy"}, {"shape", {E, Pa}}, {"what", "actor parameters, flat layout (per layer W, b, and with LayerNorm g, beta)"}}},
+          {"critic_params", {{"file", "critic_params.npy"}, {"shape", {E, Pc}}, {"what", "critic parameters, flat layout; input concat(obs, action)"}}},
+          {"actions", {{"file", "actions.npy"}, {"shape", {E, B, A}}, {"what", "a = mu_e(obs)"}}},
+          {"q", {{"file", "q.npy"}, {"shape", {E, B}}, {"what", "Q_e(obs, a_e)"}}},
+          {"dq_da", {{"file", "dq_da.npy"}, {"shape", {E, B, A}}, {"what", "dQ_e/da at (obs, a_e)"}}},
+          {"actor_grad", {{"file", "actor_grad.npy"}, {"shape", {E, Pa}}, {"what", "d/du_e mean_b Q_e(obs_b, mu_e(obs_b; u_e)) (the actor VJP of dq_da, scale 1)"}}},
+          {"critic_grad", {{"file", "critic_grad.npy"}, {"shape", {E, Pc}}, {"what", "d/dw_e mean_b Q_e(obs_b, a_eb; w_e), actions held fixed"}}},
+          {"jvp_direction", {{"file", "jvp_direction.npy"}, {"shape", {E, Pa}}, {"what", "the parameter direction v"}}},
+          {"jvp", {{"file", "jvp.npy"}, {"shape", {E, B, A}}, {"what", "d/dt mu_e(obs; u_e + t v_e) at t = 0"}}}}}};
+    nlohmann::json results = nlohmann::json::array();
+    for (const Row& r : rows) results.push_back({{"quantity", r.name}, {"max_rel_err", r.worst.rel}, {"tol", r.tol}});
+    index["results"] = results;
+    std::ofstream(path("index.json")) << index.dump(2) << "\n";
+    fmt::print("wrote {} (index.json and 10 .npy files; recheck with tools/recheck_gradcheck.py {})\n", opt.dump,
+               opt.dump);
+  }
+  if (!ok) throw Error("gradcheck: a quantity exceeds its tolerance (see above)");
+}
+
+}  // namespace
+
+void register_gradcheck_command(CLI::App& app) {
+  auto opt = std::make_shared<GradcheckOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "gradcheck", "Check the gradient kernels (Q, dQ/da, actor VJP and JVP, critic gradient) against float64 finite differences");
+  sub->add_option("--env", opt->env, "Env whose dimensions and action bounds the networks take")->capture_default_str();
+  sub->add_option("--hidden", opt->hidden, "Hidden widths, comma-separated")->capture_default_str();
+  sub->add_option("--batch", opt->batch, "Batch size")->capture_default_str();
+  sub->add_option("--members", opt->members, "Ensemble members E")->capture_default_str();
+  sub->add_option("--seed", opt->seed, "Seed of the parameters and the batch")->capture_default_str();
+  sub->add_option("--dump", opt->dump, "Write inputs, parameters and outputs as .npy files and index.json here");
+  sub->add_option("--device", opt->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  sub->add_flag("--layer-norm", opt->layer_norm, "LayerNorm (gain, shift) before every hidden ReLU of both networks");
+  add_command(sub, [opt] { run_gradcheck(*opt); });
+}
+
+}  // namespace acx

@@ -1,0 +1,115 @@
+// acx train and acx eval.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "host/cli/commands.h"
+#include "kernels/runtime/error.h"
+#include "host/learn/train_config.h"
+#include "host/learn/trainer.h"
+
+namespace acx {
+
+namespace {
+
+struct TrainArgs {
+  std::string env, algo, config, device = "auto", out, resume;
+  std::vector<std::string> set;
+  int64_t seed = -1, agents = -1;
+  bool print_options = false;
+};
+
+void run_train(const TrainArgs& a) {
+  if (a.print_options) {
+    std::cout << training_options_markdown();
+    return;
+  }
+  namespace fs = std::filesystem;
+  Config cfg = [&] {
+    if (!a.resume.empty()) {
+      ACX_USAGE_CHECK(a.env.empty() && a.algo.empty() && a.config.empty() && a.seed < 0 && a.agents < 0,
+                      "--resume takes the run's own config.toml; drop --env/--algo/--config/--seed/--agents");
+      const std::string path = (fs::path(a.resume) / "config.toml").string();
+      ACX_USAGE_CHECK(fs::exists(path), "cannot resume: " + path + " does not exist");
+      Config c(train_schema());
+      c.load_toml(path);
+      // A resumed run may only be made longer: every other option is the run's.
+      for (const std::string& o : a.set) {
+        ACX_USAGE_CHECK(o.rfind("run.total_env_steps=", 0) == 0,
+                        "--set " + o + ": with --resume only run.total_env_steps may be changed");
+        c.apply_override(o);
+      }
+      return c;
+    }
+    Config c = resolve_train_config(a.env, a.config, a.set);
+    if (!a.algo.empty()) c.apply_override("algo.name=\"" + a.algo + "\"");
+    if (a.seed >= 0) c.set("run.seed", a.seed, "--seed");
+    if (a.agents >= 0) c.apply_override("run.agents=" + std::to_string(a.agents));
+    return c;
+  }();
+  const std::string out = !a.resume.empty() ? a.resume
+                          : !a.out.empty()  ? a.out
+                                            : fmt::format("runs/{}-{}-seed{}", cfg.get_string("env.name"),
+                                                          cfg.get_string("algo.name"), cfg.get_int("run.seed"));
+  const Device dev = Device::create(a.device, static_cast<int>(cfg.get_int("run.threads")), &std::cerr);
+  train(dev, std::move(cfg), out, !a.resume.empty());
+}
+
+struct EvalArgs {
+  std::string checkpoint, device = "auto";
+  int episodes = 10;
+  uint64_t seed = 12345;
+};
+
+void run_eval(const EvalArgs& a) {
+  const Device dev = Device::create(a.device, 0, &std::cerr);
+  const EvalResult r = evaluate_checkpoint(dev, a.checkpoint, a.episodes, a.seed);
+  nlohmann::json j;
+  j["checkpoint"] = a.checkpoint;
+  j["env"] = r.env;
+  j["agents"] = r.agents;
+  j["episodes_per_agent"] = a.episodes;
+  j["mean_return"] = r.mean;
+  j["std_return"] = r.std;
+  j["returns"] = r.returns;
+  if (!r.lqr_cost_ratio.empty()) {
+    // Cost over the Riccati optimum from the same start states (1 is optimal).
+    j["lqr_cost_ratio_per_agent"] = r.lqr_cost_ratio;
+    j["lqr_optimal_return"] = r.lqr_optimal_return;
+  }
+  std::cout << j.dump(2) << "\n";
+}
+
+}  // namespace
+
+void register_train_commands(CLI::App& app) {
+  static TrainArgs t;
+  CLI::App* train = app.add_subcommand("train", "Train DDPG or TD3 agents (docs/training.md lists every option)");
+  train->add_option("--env", t.env, "Environment (see acx envs); sets the env's tuned defaults");
+  train->add_option("--algo", t.algo, "td3 or ddpg")->check(CLI::IsMember({"td3", "ddpg"}));
+  train->add_option("--config", t.config, "TOML file of options")->check(CLI::ExistingFile);
+  train->add_option("--set", t.set, "key=value override, repeatable (e.g. --set algo.batch_size=512)");
+  train->add_option("--device", t.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  train->add_option("--seed", t.seed, "run.seed")->check(CLI::NonNegativeNumber);
+  train->add_option("--agents", t.agents, "run.agents: independent agents trained together")
+      ->check(CLI::PositiveNumber);
+  train->add_option("--out", t.out, "Run directory (default runs/ENV-ALGO-seedS)");
+  train->add_option("--resume", t.resume, "Continue the run in this directory from its checkpoint");
+  train->add_flag("--print-options", t.print_options, "Print every option with its default as Markdown and exit");
+  add_command(train, [] { run_train(t); });
+
+  static EvalArgs e;
+  CLI::App* ev = app.add_subcommand("eval", "Evaluate a checkpoint's deterministic policy; prints JSON");
+  ev->add_option("--checkpoint", e.checkpoint, "checkpoint.safetensors written by acx train")
+      ->required()
+      ->check(CLI::ExistingFile);
+  ev->add_option("--episodes", e.episodes, "Episodes per agent")->capture_default_str()->check(CLI::PositiveNumber);
+  ev->add_option("--device", e.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  ev->add_option("--seed", e.seed, "Seed of the evaluation envs")->capture_default_str();
+  add_command(ev, [] { run_eval(e); });
+}
+
+}  // namespace acx

@@ -1,0 +1,336 @@
+// safetensors.cpp: see safetensors.h. Loading reads the header, checks the
+// whole layout against the file size, and only then reads the data, straight
+// into each tensor (no second copy of a large checkpoint in memory).
+#include "host/io/safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <unordered_set>
+
+#include "host/io/atomic_file.h"
+
+namespace acx::safetensors {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "safetensors.cpp assumes a little-endian host");
+
+constexpr DType kAllDTypes[] = {DType::kF32, DType::kF64, DType::kI64, DType::kI32, DType::kU8, DType::kU32};
+
+[[noreturn]] void corrupt(const std::string& path, const std::string& what) {
+  throw Error("corrupt checkpoint " + path + ": " + what);
+}
+
+std::string offsets_string(uint64_t begin, uint64_t end) {
+  return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
+}
+
+// Product of the extents times the element size, or nullopt past 2^63.
+bool checked_nbytes(const std::vector<int64_t>& shape, size_t elem_size, uint64_t* out) {
+  uint64_t n = elem_size;
+  for (int64_t d : shape) {
+    if (d < 0) return false;
+    if (d > 0 && n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / static_cast<uint64_t>(d)) return false;
+    n *= static_cast<uint64_t>(d);
+  }
+  *out = n;
+  return true;
+}
+
+// Where each tensor's bytes are, as the header says.
+struct Entry {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin, end;
+};
+
+// A JSON parse that refuses duplicate keys (the format forbids them, and
+// nlohmann would silently keep one).
+nlohmann::json parse_header_json(const std::string& text, const std::string& path) {
+  std::vector<std::unordered_set<std::string>> open_objects;
+  std::string duplicate;
+  auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (event == E::object_start) open_objects.emplace_back();
+    if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
+    if (event == E::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
+        duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text, callback);
+  } catch (const nlohmann::json::parse_error& e) {
+    corrupt(path, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!duplicate.empty()) corrupt(path, "header repeats the key \"" + duplicate + "\"");
+  return header;
+}
+
+bool as_u64(const nlohmann::json& j, uint64_t* out) {
+  if (j.is_number_unsigned()) {
+    *out = j.get<uint64_t>();
+    return true;
+  }
+  if (j.is_number_integer() && j.get<int64_t>() >= 0) {
+    *out = static_cast<uint64_t>(j.get<int64_t>());
+    return true;
+  }
+  return false;
+}
+
+Entry parse_entry(const std::string& name, const nlohmann::json& j, const std::string& path) {
+  const std::string where = "tensor '" + name + "': ";
+  if (!j.is_object()) corrupt(path, where + "header entry is a JSON " + j.type_name() + ", expected an object");
+  for (const auto& [key, value] : j.items()) {
+    (void)value;
+    if (key != "dtype" && key != "shape" && key != "data_offsets")
+      corrupt(path, where + "unexpected key \"" + key + "\" (expected dtype, shape, data_offsets)");
+  }
+  if (!j.contains("dtype") || !j.contains("shape") || !j.contains("data_offsets"))
+    corrupt(path, where + "header entry lacks dtype, shape or data_offsets: " + j.dump());
+
+  Entry e;
+  e.name = name;
+  const nlohmann::json& dtype = j["dtype"];
+  if (!dtype.is_string()) corrupt(path, where + "dtype is not a string: " + dtype.dump());
+  const std::string dtype_text = dtype.get<std::string>();
+  bool known = false;
+  for (DType d : kAllDTypes) {
+    if (dtype_text == dtype_name(d)) {
+      e.dtype = d;
+      known = true;
+    }
+  }
+  if (!known) corrupt(path, where + "unknown dtype \"" + dtype_text + "\" (acx reads F32, F64, I64, I32, U8, U32)");
+
+  const nlohmann::json& shape = j["shape"];
+  if (!shape.is_array()) corrupt(path, where + "shape is not a list: " + shape.dump());
+  for (const nlohmann::json& d : shape) {
+    uint64_t extent = 0;
+    if (!as_u64(d, &extent) || extent > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      corrupt(path, where + "shape " + shape.dump() + " is not a list of non-negative integers");
+    e.shape.push_back(static_cast<int64_t>(extent));
+  }
+
+  const nlohmann::json& offsets = j["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !as_u64(offsets[0], &e.begin) || !as_u64(offsets[1], &e.end))
+    corrupt(path, where + "data_offsets " + offsets.dump() + " is not a pair of non-negative integers");
+  if (e.end < e.begin) corrupt(path, where + "data_offsets " + offsets_string(e.begin, e.end) + " end before they begin");
+  return e;
+}
+
+// Everything about the header that can be checked before reading the data:
+// the entries, sorted by offset, tile [0, data_size) exactly.
+std::vector<Entry> check_layout(const nlohmann::json& header, uint64_t data_size, const std::string& path,
+                                std::map<std::string, std::string>* metadata) {
+  if (!header.is_object()) corrupt(path, std::string("header is a JSON ") + header.type_name() + ", expected an object");
+  std::vector<Entry> entries;
+  for (const auto& [key, value] : header.items()) {
+    if (key == "__metadata__") {
+      if (!value.is_object()) corrupt(path, "__metadata__ is a JSON " + std::string(value.type_name()) + ", expected an object");
+      for (const auto& [mk, mv] : value.items()) {
+        if (!mv.is_string()) corrupt(path, "__metadata__[\"" + mk + "\"] is not a string: " + mv.dump());
+        (*metadata)[mk] = mv.get<std::string>();
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(key, value, path));
+  }
+
+  for (const Entry& e : entries) {
+    const std::string where = "tensor '" + e.name + "': ";
+    uint64_t need = 0;
+    if (!checked_nbytes(e.shape, dtype_size(e.dtype), &need))
+      corrupt(path, where + "shape " + shape_string(e.shape) + " is too large");
+    if (e.end > data_size)
+      corrupt(path, where + "data_offsets " + offsets_string(e.begin, e.end) + " run past the end of the data (" +
+                        std::to_string(data_size) + " bytes; truncated file?)");
+    if (e.end - e.begin != need)
+      corrupt(path, where + dtype_name(e.dtype) + " " + shape_string(e.shape) + " needs " + std::to_string(need) +
+                        " bytes, but data_offsets " + offsets_string(e.begin, e.end) + " hold " +
+                        std::to_string(e.end - e.begin));
+  }
+
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t pos = 0;
+  const Entry* previous = nullptr;
+  for (const Entry& e : entries) {
+    if (e.begin < pos)
+      corrupt(path, "tensor '" + e.name + "' at data_offsets " + offsets_string(e.begin, e.end) + " overlaps tensor '" +
+                        previous->name + "' at " + offsets_string(previous->begin, previous->end));
+    if (e.begin > pos)
+      corrupt(path, std::to_string(e.begin - pos) + " bytes of gap in the data before tensor '" + e.name +
+                        "' (data_offsets " + offsets_string(e.begin, e.end) + ")");
+    pos = e.end;
+    previous = &e;
+  }
+  if (pos != data_size)
+    corrupt(path, std::to_string(data_size - pos) + " bytes of trailing data after the last tensor (the tensors end at " +
+                      std::to_string(pos) + " of " + std::to_string(data_size) + " data bytes)");
+  return entries;
+}
+
+void check_tensor(const Tensor& t) {
+  ACX_CHECK(!t.name.empty(), "a tensor has an empty name");
+  ACX_CHECK(t.name != "__metadata__", "\"__metadata__\" is reserved and cannot name a tensor");
+  uint64_t need = 0;
+  ACX_CHECK(checked_nbytes(t.shape, dtype_size(t.dtype), &need),
+            "tensor '" + t.name + "': bad shape " + shape_string(t.shape));
+  ACX_CHECK(t.data.size() == need, "tensor '" + t.name + "': " + dtype_name(t.dtype) + " " + shape_string(t.shape) +
+                                       " needs " + std::to_string(need) + " bytes, data has " +
+                                       std::to_string(t.data.size()));
+}
+
+}  // namespace
+
+const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::kF32: return "F32";
+    case DType::kF64: return "F64";
+    case DType::kI64: return "I64";
+    case DType::kI32: return "I32";
+    case DType::kU8: return "U8";
+    case DType::kU32: return "U32";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType d) {
+  switch (d) {
+    case DType::kF32: return 4;
+    case DType::kF64: return 8;
+    case DType::kI64: return 8;
+    case DType::kI32: return 4;
+    case DType::kU8: return 1;
+    case DType::kU32: return 4;
+  }
+  return 0;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+const Tensor& SafetensorsFile::get(const std::string& name) const {
+  const auto it = index_.find(name);
+  if (it != index_.end()) return tensors_[it->second];
+  std::string have;
+  for (size_t i = 0; i < tensors_.size() && i < 20; ++i) have += (i ? ", " : "") + tensors_[i].name;
+  if (tensors_.size() > 20) have += ", ... (" + std::to_string(tensors_.size()) + " in all)";
+  throw UsageError("checkpoint " + path_ + " has no tensor '" + name + "' (it has: " +
+                   (have.empty() ? std::string("no tensors") : have) + ")");
+}
+
+const Tensor& SafetensorsFile::expect(const std::string& name, DType dtype, const std::vector<int64_t>& shape) const {
+  const Tensor& t = get(name);
+  if (t.dtype != dtype || t.shape != shape)
+    throw UsageError("checkpoint " + path_ + ": tensor '" + name + "' is " + dtype_name(t.dtype) + " " +
+                     shape_string(t.shape) + ", expected " + dtype_name(dtype) + " " + shape_string(shape) +
+                     " (a checkpoint of another env, network size or algorithm?)");
+  return t;
+}
+
+const std::string& SafetensorsFile::meta(const std::string& key) const {
+  const auto it = metadata_.find(key);
+  if (it == metadata_.end()) throw UsageError("checkpoint " + path_ + " has no metadata entry '" + key + "'");
+  return it->second;
+}
+
+std::string header_json(const std::vector<Tensor>& tensors, const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (const Tensor& t : tensors) {
+    check_tensor(t);
+    ACX_CHECK(names.insert(t.name).second, "two tensors are named '" + t.name + "'");
+    header[t.name] = {{"dtype", dtype_name(t.dtype)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.data.size()}}};
+    offset += t.data.size();
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
+  return text;
+}
+
+void save_safetensors(const std::string& path, const std::vector<Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::string header = header_json(tensors, metadata);
+  uint8_t length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));
+  AtomicFileWriter out(path);
+  out.write(length, sizeof length);
+  out.write(header);
+  for (const Tensor& t : tensors) out.write(t.data.data(), t.data.size());
+  out.commit();
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path + ": cannot open for reading: " + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const auto end_pos = in.tellg();
+  if (end_pos < 0) throw Error(path + ": cannot determine the file size");
+  const uint64_t file_size = static_cast<uint64_t>(end_pos);
+  in.seekg(0);
+  if (file_size < 8)
+    corrupt(path, "the file is " + std::to_string(file_size) + " bytes, too short for the 8-byte header length");
+
+  uint8_t length[8];
+  in.read(reinterpret_cast<char*>(length), 8);
+  uint64_t header_size = 0;
+  for (int i = 0; i < 8; ++i) header_size |= uint64_t{length[i]} << (8 * i);
+  if (header_size > kMaxHeaderBytes)
+    corrupt(path, "header length " + std::to_string(header_size) + " is over the " + std::to_string(kMaxHeaderBytes) +
+                      "-byte limit (not a safetensors file?)");
+  if (header_size > file_size - 8)
+    corrupt(path, "header length " + std::to_string(header_size) + " runs past the end of the file (" +
+                      std::to_string(file_size) + " bytes; truncated file?)");
+  if (header_size == 0) corrupt(path, "header length is 0 (expected a JSON object)");
+
+  std::string text(header_size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(header_size));
+  if (!in) throw Error(path + ": read error in the header");
+  if (text[0] != '{') corrupt(path, "header does not start with '{' (not a safetensors file?)");
+  const nlohmann::json header = parse_header_json(text, path);
+
+  SafetensorsFile file;
+  file.path_ = path;
+  const uint64_t data_size = file_size - 8 - header_size;
+  const std::vector<Entry> entries = check_layout(header, data_size, path, &file.metadata_);
+
+  file.tensors_.reserve(entries.size());
+  for (const Entry& e : entries) {  // in offset order: one sequential read
+    Tensor t;
+    t.name = e.name;
+    t.dtype = e.dtype;
+    t.shape = e.shape;
+    t.data.resize(e.end - e.begin);
+    in.read(reinterpret_cast<char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
+    if (!in) throw Error(path + ": read error in the data of tensor '" + e.name + "'");
+    file.index_[t.name] = file.tensors_.size();
+    file.tensors_.push_back(std::move(t));
+  }
+  return file;
+}
+
+}  // namespace acx::safetensors

@@ -1,0 +1,246 @@
+#include "host/learn/agent.h"
+
+#include <algorithm>
+
+#include "kernels/runtime/error.h"
+#include "kernels/explore.h"
+#include "kernels/td_target.h"
+#include "kernels/vector_ops.h"
+
+namespace acx {
+
+namespace {
+// Init tags keep the actor's and the critic's Philox draws apart (mlp_init).
+constexpr uint32_t kActorTag = 1;
+constexpr uint32_t kCriticTag = 2;
+
+MlpSpec actor_spec(const EnvInfo& env, const AgentConfig& cfg) {
+  MlpSpec s;
+  s.in_dim = env.obs_dim;
+  s.hidden = cfg.actor_hidden;
+  s.out_dim = env.act_dim;
+  s.output = Activation::kTanhScaled;
+  s.out_low = env.action_low;
+  s.out_high = env.action_high;
+  s.final_init_bound = cfg.final_init_bound;
+  return s;
+}
+
+MlpSpec critic_spec(const EnvInfo& env, const AgentConfig& cfg) {
+  MlpSpec s;
+  s.in_dim = env.obs_dim + env.act_dim;
+  s.hidden = cfg.critic_hidden;
+  s.out_dim = 1;
+  s.output = Activation::kIdentity;
+  s.final_init_bound = cfg.final_init_bound;
+  return s;
+}
+}  // namespace
+
+const char* algo_name(Algo a) { return a == Algo::kTd3 ? "td3" : "ddpg"; }
+
+Algo parse_algo(const std::string& s) {
+  if (s == "td3") return Algo::kTd3;
+  if (s == "ddpg") return Algo::kDdpg;
+  throw UsageError("unknown algorithm '" + s + "': expected td3 or ddpg");
+}
+
+Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
+    : dev_(dev),
+      cfg_(cfg),
+      env_(env),
+      obs_dim_(env.obs_dim),
+      act_dim_(env.act_dim),
+      K_(cfg.n_agents),
+      B_(cfg.batch),
+      actor_(dev, actor_spec(env, cfg)),
+      critic_(dev, critic_spec(env, cfg)) {
+  ACX_USAGE_CHECK(K_ >= 1, "the number of agents must be at least 1");
+  ACX_USAGE_CHECK(B_ >= 1, "the batch size must be at least 1");
+  ACX_USAGE_CHECK(cfg.policy_delay >= 1, "policy_delay must be at least 1");
+  ACX_USAGE_CHECK(cfg.tau > 0.0f && cfg.tau <= 1.0f, "tau must be in (0, 1]");
+  if (cfg.algo == Algo::kDdpg) cfg_.policy_delay = 1;
+  const int nq = n_q();
+  const int64_t pa = actor_.n_params(), pc = critic_.n_params();
+
+  auto zeros = [&](int64_t n) {
+    Buffer<float> b(dev, static_cast<size_t>(n));
+    b.zero();
+    return b;
+  };
+  actor_params_ = Buffer<float>(dev, K_ * pa);
+  critic_params_ = Buffer<float>(dev, nq * K_ * pc);
+  mlp_init(actor_, K_, cfg.seed, kActorTag, actor_params_.data());
+  mlp_init(critic_, nq * K_, cfg.seed, kCriticTag, critic_params_.data());
+  actor_target_ = Buffer<float>(dev, K_ * pa);
+  actor_target_.copy_from(actor_params_);
+  critic_target_ = Buffer<float>(dev, nq * K_ * pc);
+  critic_target_.copy_from(critic_params_);
+  if (!cfg.actor_lr_per_agent.empty()) {
+    ACX_USAGE_CHECK(static_cast<int>(cfg.actor_lr_per_agent.size()) == K_,
+                    "one actor learning rate per agent expected");
+    actor_member_lr_ = Buffer<float>::from_host(dev, cfg.actor_lr_per_agent);
+  }
+  if (!cfg.critic_lr_per_agent.empty()) {
+    ACX_USAGE_CHECK(static_cast<int>(cfg.critic_lr_per_agent.size()) == K_,
+                    "one critic learning rate per agent expected");
+    const std::vector<float>& lr = cfg.critic_lr_per_agent;
+    std::vector<float> per_member;  // critic member q K + k is critic q of agent k
+    for (int q = 0; q < nq; ++q) per_member.insert(per_member.end(), lr.begin(), lr.end());
+    critic_member_lr_ = Buffer<float>::from_host(dev, per_member);
+  }
+  actor_m_ = zeros(K_ * pa);
+  actor_v_ = zeros(K_ * pa);
+  actor_grad_ = zeros(K_ * pa);
+  critic_m_ = zeros(nq * K_ * pc);
+  critic_v_ = zeros(nq * K_ * pc);
+  critic_grad_ = zeros(nq * K_ * pc);
+
+  const int64_t kb = static_cast<int64_t>(K_) * B_;
+  critic_obs_ = Buffer<float>(dev, nq * kb * obs_dim_);
+  critic_act_ = Buffer<float>(dev, nq * kb * act_dim_);
+  critic_next_obs_ = Buffer<float>(dev, nq * kb * obs_dim_);
+  critic_next_act_ = Buffer<float>(dev, nq * kb * act_dim_);
+  next_act_ = Buffer<float>(dev, kb * act_dim_);
+  y_ = Buffer<float>(dev, nq * kb);
+  dq_ = Buffer<float>(dev, nq * kb);
+  critic_loss_ = zeros(nq * K_);
+  dq_da_ = Buffer<float>(dev, kb * act_dim_);
+  grad_norms_ = zeros(nq * K_);
+  act_low_ = Buffer<float>::from_host(dev, env.action_low);
+  act_high_ = Buffer<float>::from_host(dev, env.action_high);
+
+  actor_tape_ = std::make_unique<MlpTape>(actor_, K_, B_);
+  target_actor_tape_ = std::make_unique<MlpTape>(actor_, K_, B_);
+  critic_tape_ = std::make_unique<MlpTape>(critic_, nq * K_, B_);
+  target_critic_tape_ = std::make_unique<MlpTape>(critic_, nq * K_, B_);
+  actor_critic_tape_ = std::make_unique<MlpTape>(critic_, K_, B_);
+}
+
+void Agent::ensure_act_tape(int64_t n) {
+  if (act_tape_ && act_tape_n_ == n) return;
+  act_tape_ = std::make_unique<MlpTape>(actor_, K_, static_cast<int>(n));
+  act_tape_n_ = n;
+}
+
+void Agent::act(const float* obs, int64_t n_per_agent, float* actions) {
+  ensure_act_tape(n_per_agent);
+  mlp_forward(actor_, actor_params_.data(), {MlpInput{obs, obs_dim_, n_per_agent * obs_dim_}}, *act_tape_);
+  memory::copy_device_to_device(dev_, actions, act_tape_->output(), K_ * n_per_agent * act_dim_ * sizeof(float));
+}
+
+void Agent::broadcast(const float* src, int64_t block, float* dst) {
+  for (int q = 0; q < n_q(); ++q) memory::copy_device_to_device(dev_, dst + q * block, src, block * sizeof(float));
+}
+
+void Agent::update(const TrainBatch& b, uint64_t update_index) {
+  const int nq = n_q();
+  const int64_t kb = static_cast<int64_t>(K_) * B_;
+  const int64_t pa = actor_.n_params(), pc = critic_.n_params();
+
+  // ---- target: a' = smoothed mu'(s'), y = r + discount * min_q Q'_q(s', a')
+  mlp_forward(actor_, actor_target_.data(), {MlpInput{b.next_obs, obs_dim_, static_cast<int64_t>(B_) * obs_dim_}},
+              *target_actor_tape_);
+  if (cfg_.algo == Algo::kTd3) {
+    ops::smooth_target_actions(dev_, kb, act_dim_, target_actor_tape_->output(), act_low_.data(), act_high_.data(),
+                               cfg_.target_noise, cfg_.target_noise_clip, cfg_.smoothing_seed, update_index,
+                               next_act_.data());
+  } else {
+    memory::copy_device_to_device(dev_, next_act_.data(), target_actor_tape_->output(), kb * act_dim_ * sizeof(float));
+  }
+  broadcast(b.next_obs, kb * obs_dim_, critic_next_obs_.data());
+  broadcast(next_act_.data(), kb * act_dim_, critic_next_act_.data());
+  const int64_t obs_stride = static_cast<int64_t>(B_) * obs_dim_, act_stride = static_cast<int64_t>(B_) * act_dim_;
+  mlp_forward(critic_, critic_target_.data(),
+              {MlpInput{critic_next_obs_.data(), obs_dim_, obs_stride},
+               MlpInput{critic_next_act_.data(), act_dim_, act_stride}},
+              *target_critic_tape_);
+  ops::td_target(dev_, TdTargetArgs{nq, K_, B_, target_critic_tape_->output(), b.reward, b.discount, y_.data(),
+                                        cfg_.reward_scale});
+
+  // ---- critic step
+  broadcast(b.obs, kb * obs_dim_, critic_obs_.data());
+  broadcast(b.action, kb * act_dim_, critic_act_.data());
+  mlp_forward(critic_, critic_params_.data(),
+              {MlpInput{critic_obs_.data(), obs_dim_, obs_stride}, MlpInput{critic_act_.data(), act_dim_, act_stride}},
+              *critic_tape_);
+  ops::td_loss_grad(dev_, cfg_.loss, cfg_.huber_delta, nq * K_, B_, critic_tape_->output(), y_.data(), B_,
+                    dq_.data(), critic_loss_.data());
+  mlp_backward(critic_, critic_params_.data(), *critic_tape_, dq_.data(), B_, 1.0f, critic_grad_.data());
+  if (cfg_.max_grad_norm > 0.0f) {
+    ops::clip_grad_norm(dev_, nq * K_, pc, cfg_.max_grad_norm, critic_grad_.data(), grad_norms_.data());
+  }
+  ++n_updates_;
+  const AdamConfig critic_adam{cfg_.critic_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
+  ops::adam_step(dev_, nq * K_ * pc, critic_adam, n_updates_, critic_params_.data(), critic_m_.data(),
+                 critic_v_.data(), critic_grad_.data(),
+                 critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
+
+  if (n_updates_ % cfg_.policy_delay != 0) return;
+
+  // ---- actor step: dQ/da at (s, mu(s)) from critic 0 of each agent, then the VJP
+  mlp_forward(actor_, actor_params_.data(), {MlpInput{b.obs, obs_dim_, obs_stride}}, *actor_tape_);
+  mlp_forward(critic_, critic_params_.data(),
+              {MlpInput{b.obs, obs_dim_, obs_stride}, MlpInput{actor_tape_->output(), act_dim_, act_stride}},
+              *actor_critic_tape_);
+  critic_action_grad(critic_, critic_params_.data(), *actor_critic_tape_, obs_dim_, dq_da_.data());
+  // Loss -mean_b Q(s_b, mu(s_b)): its gradient is the VJP of -dQ/da.
+  actor_vjp(actor_, actor_params_.data(), *actor_tape_, dq_da_.data(), act_stride, -1.0f, actor_grad_.data());
+  if (cfg_.max_grad_norm > 0.0f) {
+    ops::clip_grad_norm(dev_, K_, pa, cfg_.max_grad_norm, actor_grad_.data(), grad_norms_.data());
+  }
+  ++n_actor_updates_;
+  const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
+  ops::adam_step(dev_, K_ * pa, actor_adam, n_actor_updates_, actor_params_.data(), actor_m_.data(), actor_v_.data(),
+                 actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
+
+  ops::polyak_update(dev_, K_ * pa, cfg_.tau, actor_params_.data(), actor_target_.data());
+  ops::polyak_update(dev_, nq * K_ * pc, cfg_.tau, critic_params_.data(), critic_target_.data());
+}
+
+AgentStats Agent::stats() const {
+  AgentStats s;
+  const int nq = n_q();
+  const std::vector<float> loss = critic_loss_.to_host();
+  s.critic_loss.assign(K_, 0.0f);
+  for (int q = 0; q < nq; ++q)
+    for (int k = 0; k < K_; ++k) s.critic_loss[k] += loss[q * K_ + k] / nq;
+  // Q_0 of each agent: the first K members of the critic tape; the actor's
+  // critic tape holds Q_0(s, mu(s)) of the last actor step.
+  const int64_t kb = static_cast<int64_t>(K_) * B_;
+  std::vector<float> q(kb), q_pi(kb);
+  memory::copy_device_to_host(dev_, q.data(), critic_tape_->output(), kb * sizeof(float));
+  memory::copy_device_to_host(dev_, q_pi.data(), actor_critic_tape_->output(), kb * sizeof(float));
+  s.mean_q.assign(K_, 0.0f);
+  s.actor_loss.assign(K_, 0.0f);
+  for (int k = 0; k < K_; ++k) {
+    double sq = 0, spi = 0;
+    for (int i = 0; i < B_; ++i) sq += q[k * B_ + i], spi += q_pi[k * B_ + i];
+    s.mean_q[k] = static_cast<float>(sq / B_);
+    s.actor_loss[k] = n_actor_updates_ > 0 ? static_cast<float>(-spi / B_) : 0.0f;
+  }
+  return s;
+}
+
+std::vector<StateTensor> Agent::state() {
+  const int64_t pa = actor_.n_params(), pc = critic_.n_params();
+  const int64_t ec = static_cast<int64_t>(n_q()) * K_;
+  return {
+      {"actor.params", {K_, pa}, actor_params_.data()},
+      {"actor_target.params", {K_, pa}, actor_target_.data()},
+      {"actor_opt.m", {K_, pa}, actor_m_.data()},
+      {"actor_opt.v", {K_, pa}, actor_v_.data()},
+      {"critic.params", {ec, pc}, critic_params_.data()},
+      {"critic_target.params", {ec, pc}, critic_target_.data()},
+      {"critic_opt.m", {ec, pc}, critic_m_.data()},
+      {"critic_opt.v", {ec, pc}, critic_v_.data()},
+  };
+}
+
+size_t Agent::bytes() const {
+  const int64_t pa = actor_.n_params(), pc = critic_.n_params();
+  const int64_t ec = static_cast<int64_t>(n_q()) * K_;
+  return sizeof(float) * (5 * K_ * pa + 5 * ec * pc);  // params, target, m, v, grad
+}
+
+}  // namespace acx

@@ -1,0 +1,132 @@
+// agent.h: K independent TD3 or DDPG agents trained at once through the
+// member dimension of the networks (kernels/mlp.h).
+//
+//   actor          (K, P_actor)        mu_k(s)
+//   critic         (n_q * K, P_critic) member q * K + k is critic q of agent k
+//   target actor, target critic: Polyak copies of the above
+//
+// One update (update(), all on the device, no host round trips):
+//   a' = clip(mu'(s') + clip(sigma N(0, 1), -c, c) half_range)   (TD3 smoothing)
+//   y  = r_n + discount * min_q Q'_q(s', a')                      (kernels/td_target.h)
+//   critic step: MSE or Huber TD loss, backprop, optional clipping, Adam
+//   every policy_delay updates (TD3; 1 for DDPG):
+//     dQ/da = critic_action_grad(Q_0 of each agent at (s, mu(s)))
+//     actor step: actor_vjp(-dQ/da), Adam; then Polyak of both targets
+// docs/dpg.md explains why the actor step is those two kernels.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "envs/env_api.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/mlp.h"
+#include "kernels/optim.h"
+
+namespace acx {
+
+enum class Algo { kTd3, kDdpg };
+
+struct AgentConfig {
+  Algo algo = Algo::kTd3;
+  int n_agents = 1;                  // K
+  std::vector<int> actor_hidden = {256, 256};
+  std::vector<int> critic_hidden = {256, 256};
+  float actor_lr = 3e-4f, critic_lr = 3e-4f;
+  // Per-agent variants: K learning rates each, or empty (every agent uses
+  // actor_lr / critic_lr). The optimizer reads them from the device.
+  std::vector<float> actor_lr_per_agent, critic_lr_per_agent;
+  float weight_decay = 0.0f;         // AdamW decoupled decay when > 0
+  float tau = 0.005f;                // Polyak rate of the targets
+  int policy_delay = 2;              // TD3: actor and targets every d critic updates
+  float target_noise = 0.2f;         // TD3 smoothing sigma, in units of the action half-range
+  float target_noise_clip = 0.5f;    // ... and its clip
+  float max_grad_norm = 0.0f;        // <= 0: no clipping
+  TdLoss loss = TdLoss::kMse;
+  float huber_delta = 1.0f;
+  int batch = 256;
+  float reward_scale = 1.0f;      // the critic learns reward_scale x the return
+  float final_init_bound = 0.0f;  // > 0: last layers ~ U(-c, c) (DDPG's 3e-3); 0: PyTorch default
+  uint64_t seed = 1;            // network initialization
+  uint64_t smoothing_seed = 2;  // TD3 target smoothing noise
+};
+
+// One sampled batch per agent, on the device.
+struct TrainBatch {
+  const float* obs;       // (K, B, obs_dim)
+  const float* action;    // (K, B, act_dim)
+  const float* reward;    // (K, B) n-step discounted
+  const float* next_obs;  // (K, B, obs_dim)
+  const float* discount;  // (K, B) gamma^k, 0 after a termination
+};
+
+// Scalars for logs, per agent (copied to the host only when asked).
+struct AgentStats {
+  std::vector<float> critic_loss;  // (K) mean over the agent's critics
+  std::vector<float> actor_loss;   // (K) -mean Q_0(s, mu(s)) at the last actor step
+  std::vector<float> mean_q;       // (K) mean Q_0(s, a) on the last batch
+};
+
+// A named device tensor of the agent's state (for checkpoints).
+struct StateTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  float* data;  // device
+};
+
+class Agent {
+ public:
+  Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg);
+
+  const AgentConfig& config() const { return cfg_; }
+  int n_q() const { return cfg_.algo == Algo::kTd3 ? 2 : 1; }
+  const Mlp& actor() const { return actor_; }
+  const Mlp& critic() const { return critic_; }
+  const float* actor_params() const { return actor_params_.data(); }
+
+  // mu(s) for n_per_agent observations per agent: obs (K, n, obs_dim) ->
+  // actions (K, n, act_dim), both device memory. Deterministic.
+  void act(const float* obs, int64_t n_per_agent, float* actions);
+
+  // One update; `update_index` keys the smoothing noise (resume-exact).
+  void update(const TrainBatch& batch, uint64_t update_index);
+
+  int64_t n_updates() const { return n_updates_; }
+  int64_t n_actor_updates() const { return n_actor_updates_; }
+  void set_counters(int64_t n_updates, int64_t n_actor_updates) {
+    n_updates_ = n_updates;
+    n_actor_updates_ = n_actor_updates;
+  }
+
+  AgentStats stats() const;
+  // Everything a checkpoint must hold to resume bit for bit.
+  std::vector<StateTensor> state();
+  // Bytes of device memory the agent holds.
+  size_t bytes() const;
+
+ private:
+  void ensure_act_tape(int64_t n);
+  void broadcast(const float* src, int64_t block, float* dst);  // copy one (K, ...) block n_q times
+
+  Device dev_;
+  AgentConfig cfg_;
+  EnvInfo env_;
+  int obs_dim_, act_dim_, K_, B_;
+  Mlp actor_, critic_;
+  Buffer<float> actor_params_, actor_target_, actor_m_, actor_v_, actor_grad_;
+  Buffer<float> critic_params_, critic_target_, critic_m_, critic_v_, critic_grad_;
+  Buffer<float> critic_obs_, critic_act_, critic_next_obs_, critic_next_act_;
+  Buffer<float> next_act_, y_, dq_, critic_loss_, dq_da_, grad_norms_, act_low_, act_high_;
+  Buffer<float> actor_member_lr_, critic_member_lr_;  // (K), (n_q K); empty without variants
+  std::unique_ptr<MlpTape> actor_tape_, target_actor_tape_, critic_tape_, target_critic_tape_, actor_critic_tape_,
+      act_tape_;
+  int64_t act_tape_n_ = 0;
+  int64_t n_updates_ = 0, n_actor_updates_ = 0;
+};
+
+const char* algo_name(Algo a);
+Algo parse_algo(const std::string& s);  // UsageError for an unknown name
+
+}  // namespace acx

@@ -1,0 +1,62 @@
+// host/learn/: the learning system: the agents (agent.h), the trainer that
+// schedules act, step, store and learn (this file) and its settings
+// (train_config.h). It stands on the runtime, the file formats (host/io/),
+// the kernels and the envs; the command line stands on it.
+//
+// trainer.h: the host scheduler of `acx train`. One iteration, all on the
+// device (no host copies inside it):
+//   1. act: a = clip(mu(s) + noise) for every env (uniform random during warm-up)
+//   2. step every env (auto-reset; terminated and truncated kept apart)
+//   3. store the step's transitions in the replay buffer
+//   4. the updates due at the configured update-to-data ratio (Agent::update)
+// and, at the configured env-step intervals, evaluation on separate envs with
+// the deterministic policy, a metrics row (the only host copies: a few
+// scalars), and an atomic checkpoint. Every random draw is keyed by
+// (seed, purpose, index, step or update number), so a run resumed from a
+// checkpoint continues bit for bit on the CPU.
+//
+// On a GPU the same iteration runs on the device's stream without CUDA graph
+// capture: counters travel as kernel arguments, which a captured graph would
+// freeze (docs/training.md, "What is not done yet").
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "host/io/config.h"
+#include "kernels/runtime/device.h"
+
+namespace acx {
+
+struct TrainResult {
+  double final_eval_return = 0;  // mean over agents of the last evaluation
+  double wall_s = 0;
+  std::string summary_path;
+};
+
+// Builds the resolved config for `acx train`: schema defaults, the env's own
+// defaults, then `config_file` (may be empty), then the --set overrides.
+Config resolve_train_config(const std::string& env, const std::string& config_file,
+                            const std::vector<std::string>& overrides);
+
+// Trains into out_dir (created; refused if it already holds a run, unless
+// resuming). With resume, out_dir's checkpoint and config are loaded and
+// the run continues.
+TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume);
+
+struct EvalResult {
+  std::vector<double> returns;  // every episode, agent-major
+  double mean = 0, std = 0;
+  // lqr only (else empty): each agent's cost over the optimal cost of the
+  // same start states, sum over its episodes of -return / (x0' P_0 x0).
+  std::vector<double> lqr_cost_ratio;
+  double lqr_optimal_return = 0;  // the optimal return, expected over the reset distribution
+  int agents = 1;
+  std::string env;
+};
+
+// Loads a checkpoint written by train() and runs `episodes` evaluation
+// episodes per agent with the deterministic policy.
+EvalResult evaluate_checkpoint(const Device& dev, const std::string& checkpoint, int episodes, uint64_t seed);
+
+}  // namespace acx

@@ -1,0 +1,77 @@
+// The SIMT emulation build: the "CUDA device" is host memory, kernels run
+// their own CUDA source under kernels/runtime/simt_emu.h, and what cannot be emulated
+// stands in with its CPU counterpart: cuBLAS is OpenBLAS, streams are
+// synchronous (every call completes before it returns).
+#include <cblas.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/runtime/cuda_api.h"
+#include "kernels/runtime/error.h"
+#include "kernels/runtime/simt_emu.h"
+
+namespace acx::cuda_api {
+
+namespace {
+int g_stream_tag = 0;
+int g_blas_tag = 0;
+}  // namespace
+
+const char* implementation() { return "emulation"; }
+bool built() { return true; }
+
+int device_count(std::string*) { return 1; }
+
+DeviceProps properties(int ordinal) {
+  ACX_CHECK(ordinal == 0, "the SIMT emulation has one device");
+  DeviceProps p;
+  p.name = "SIMT emulation on the CPU (correctness only, not speed)";
+  p.major = 9;
+  p.minor = 0;
+  p.total_memory = 0;
+  return p;
+}
+
+std::string runtime_version() { return "emulated"; }
+std::string driver_version() { return {}; }
+void set_device(int ordinal) { ACX_CHECK(ordinal == 0, "the SIMT emulation has one device"); }
+
+void* malloc(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);  // cudaMalloc's alignment
+  ACX_CHECK(p != nullptr, "out of host memory for an emulated device allocation");
+  // Device memory nothing has written reads as NaN / 0xFF bytes, so a kernel
+  // that reads what it never wrote shows up in the tests.
+  simt::poison(p, bytes);
+  return p;
+}
+
+void free(void* ptr) noexcept { std::free(ptr); }
+
+void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind, void*) {
+  if (bytes) std::memmove(dst, src, bytes);
+}
+
+void memset_async(void* dst, int value, size_t bytes, void*) {
+  if (bytes) std::memset(dst, value, bytes);
+}
+
+void* stream_create() { return &g_stream_tag; }
+void stream_destroy(void*) noexcept {}
+void stream_synchronize(void*) {}
+void* blas_create(void*) { return &g_blas_tag; }
+void blas_destroy(void*) noexcept {}
+
+void sgemm_strided_batched_colmajor(void*, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                                    const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
+                                    int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
+                                    int batch) {
+  for (int i = 0; i < batch; ++i) {
+    cblas_sgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+                alpha, a + i * stride_a, static_cast<int>(lda), b + i * stride_b, static_cast<int>(ldb), beta,
+                c + i * stride_c, static_cast<int>(ldc));
+  }
+}
+
+}  // namespace acx::cuda_api

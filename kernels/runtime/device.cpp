@@ -1,0 +1,105 @@
+#include "kernels/runtime/device.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <ostream>
+
+#include "kernels/runtime/cuda_api.h"
+#include "kernels/runtime/error.h"
+
+extern "C" {
+// OpenBLAS's own controls (declared in its cblas.h on Debian; repeated here
+// so that another CBLAS header still compiles).
+void openblas_set_num_threads(int num_threads);
+char* openblas_get_config(void);
+}
+
+namespace acx {
+
+struct Device::State {
+  Backend backend = Backend::kCpu;
+  int ordinal = -1;
+  int cpu_threads = 1;
+  void* stream = nullptr;
+  void* blas = nullptr;
+  std::string description;
+
+  ~State() {
+    if (backend == Backend::kCuda) {
+      cuda_api::blas_destroy(blas);
+      cuda_api::stream_destroy(stream);
+    }
+  }
+};
+
+const char* backend_name(Backend b) { return b == Backend::kCuda ? "cuda" : "cpu"; }
+
+std::string cuda_unusable_reason() {
+  std::string why;
+  if (cuda_api::device_count(&why) > 0) return {};
+  return why.empty() ? std::string("no CUDA device") : why;
+}
+
+Device Device::create(const std::string& spec, int cpu_threads, std::ostream* note) {
+  Backend backend;
+  int ordinal = 0;
+  if (spec == "cpu") {
+    backend = Backend::kCpu;
+  } else if (spec == "auto") {
+    const std::string why = cuda_unusable_reason();
+    backend = why.empty() ? Backend::kCuda : Backend::kCpu;
+    if (!why.empty() && note) *note << "acx: no usable CUDA device (" << why << "); running on the CPU\n";
+  } else if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
+    backend = Backend::kCuda;
+    if (spec.size() >= 5) {
+      const std::string num = spec.substr(5);
+      ACX_USAGE_CHECK(!num.empty() && num.find_first_not_of("0123456789") == std::string::npos && num.size() < 4,
+                      "invalid device '" + spec + "': expected cuda:N with N a device number");
+      ordinal = std::stoi(num);
+    }
+    std::string why;
+    const int n = cuda_api::device_count(&why);
+    if (n == 0) throw Error("device '" + spec + "' requested but no CUDA device is usable: " + why);
+    if (ordinal >= n) {
+      throw UsageError("device '" + spec + "' requested but only " + std::to_string(n) + " CUDA device(s) exist");
+    }
+  } else {
+    throw UsageError("unknown device '" + spec + "': expected cpu, cuda, cuda:N or auto");
+  }
+
+  Device d;
+  d.state_ = std::make_shared<State>();
+  State& s = *d.state_;
+  s.backend = backend;
+  s.cpu_threads = cpu_threads > 0 ? cpu_threads : omp_get_max_threads();
+  if (cpu_threads > 0) {
+    omp_set_num_threads(cpu_threads);
+    openblas_set_num_threads(cpu_threads);
+  }
+  if (backend == Backend::kCuda) {
+    s.ordinal = ordinal;
+    cuda_api::set_device(ordinal);
+    s.stream = cuda_api::stream_create();
+    s.blas = cuda_api::blas_create(s.stream);
+    const cuda_api::DeviceProps p = cuda_api::properties(ordinal);
+    s.description = "cuda:" + std::to_string(ordinal) + " (" + p.name + ", sm_" + std::to_string(p.major) +
+                    std::to_string(p.minor) + ")";
+  } else {
+    s.description = "cpu (" + std::to_string(s.cpu_threads) + " threads, " + openblas_get_config() + ")";
+  }
+  return d;
+}
+
+Backend Device::backend() const { return state_->backend; }
+int Device::cuda_ordinal() const { return state_->ordinal; }
+int Device::cpu_threads() const { return state_->cpu_threads; }
+void* Device::stream() const { return state_->stream; }
+void* Device::blas() const { return state_->blas; }
+std::string Device::describe() const { return state_->description; }
+
+void Device::synchronize() const {
+  if (is_cuda()) cuda_api::stream_synchronize(state_->stream);
+}
+
+}  // namespace acx

@@ -1,0 +1,55 @@
+// kernels/runtime/: the device runtime, the lowest floor of acx. Device
+// selection (this file), buffers and host arrays, errors, BLAS, the CUDA
+// runtime interface with its real, emulated and absent implementations, op
+// dispatch, launch limits, machine facts, and the vocabulary every kernel is
+// written in (device_api.h) with its SIMT emulation (simt_emu.h). It
+// includes nothing of acx outside this folder; every other floor may include
+// it (tools/check_layers.py checks both).
+//
+// device.h: the device a run uses, chosen at run time: `cpu`, `cuda`
+// (`cuda:N` for the N-th GPU) or `auto`. A Device owns its stream, its BLAS
+// handle and, on the CPU, the thread count given to OpenMP and OpenBLAS.
+// Copies of a Device share those resources; the last copy releases them.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+namespace acx {
+
+enum class Backend { kCpu, kCuda };
+
+const char* backend_name(Backend b);
+
+class Device {
+ public:
+  // Parses `spec` ("cpu", "cuda", "cuda:N", "auto"). `auto` takes the CUDA
+  // device when one is usable and otherwise the CPU, printing one line to
+  // `note` (when not null) that says why. `cpu_threads` <= 0 keeps OpenMP's
+  // default. Throws UsageError for an unknown spec, Error when `cuda` is asked
+  // for and none is usable.
+  static Device create(const std::string& spec = "auto", int cpu_threads = 0, std::ostream* note = nullptr);
+  static Device cpu(int cpu_threads = 0) { return create("cpu", cpu_threads); }
+
+  Backend backend() const;
+  bool is_cuda() const { return backend() == Backend::kCuda; }
+  int cuda_ordinal() const;
+  int cpu_threads() const;
+  // Opaque handles, meaningful on the CUDA backend (cudaStream_t, cublasHandle_t).
+  void* stream() const;
+  void* blas() const;
+  // Waits for all work queued on this device's stream.
+  void synchronize() const;
+  // One line, e.g. "cpu (2 threads, OpenBLAS 0.3.21)" or "cuda:0 (NVIDIA H100, sm_90)".
+  std::string describe() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// Why the CUDA backend cannot be used here (empty when it can).
+std::string cuda_unusable_reason();
+
+}  // namespace acx
