@@ -11,31 +11,22 @@ Reads the checkpoint with a few lines of json + numpy (the safetensors layout:
 actor.layers.{l}.weight (K, out, in) and actor.layers.{l}.bias (K, out) of
 agent --agent, and runs the actor in float64: ReLU hidden layers, then
 a = mid + half * tanh(z) with mid/half from the checkpoint's action bounds.
-Shares no code with acx. Installs gymnasium into a private venv on first use.
+Shares no code with acx. Installs the pinned gymnasium into a private venv on
+first use (tools/pinned_venv.py).
 Prints JSON; exits 1 when the mean return is below --min-return.
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
+
+import pinned_venv
 
 GYMNASIUM_VERSION = "1.0.0"
 
 
 def ensure_gymnasium():
-    try:
-        import gymnasium  # noqa: F401
-        import numpy  # noqa: F401
-        return
-    except ImportError:
-        pass
-    venv = os.environ.get("ACX_GYM_VENV", os.path.join(os.environ.get("TMPDIR", "/tmp"), "acx-gym-eval-venv"))
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    subprocess.check_call([py, "-m", "pip", "install", "-q", f"gymnasium=={GYMNASIUM_VERSION}", "numpy"])
-    os.execv(py, [py] + sys.argv)
+    pinned_venv.run_inside("gym-eval", [f"gymnasium=={GYMNASIUM_VERSION}", "numpy"],
+                           f"import numpy, gymnasium; assert gymnasium.__version__ == {GYMNASIUM_VERSION!r}")
 
 
 def read_safetensors(path):

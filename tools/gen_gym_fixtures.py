@@ -16,8 +16,9 @@ Usage (creates a private venv with a pinned gymnasium unless --no-venv):
 import argparse
 import json
 import os
-import subprocess
 import sys
+
+import pinned_venv
 
 GYMNASIUM_VERSION = "1.0.0"
 SEED = 20240601
@@ -25,19 +26,14 @@ SEED = 20240601
 
 def ensure_gymnasium(use_venv):
     """Re-executes this script inside a venv that has the pinned gymnasium."""
-    try:
-        import gymnasium  # noqa: F401
-        if gymnasium.__version__ == GYMNASIUM_VERSION or not use_venv:
-            return
-    except ImportError:
-        if not use_venv:
+    probe = f"import gymnasium; assert gymnasium.__version__ == {GYMNASIUM_VERSION!r}"
+    if not use_venv:
+        try:
+            import gymnasium  # noqa: F401
+        except ImportError:
             sys.exit("gymnasium is not installed; run without --no-venv")
-    venv = os.path.join(os.environ.get("TMPDIR", "/tmp"), "acx-gym-fixtures-venv")
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    subprocess.check_call([py, "-m", "pip", "install", "-q", f"gymnasium=={GYMNASIUM_VERSION}"])
-    os.execv(py, [py] + sys.argv + ["--no-venv"])
+        return
+    pinned_venv.run_inside("gym-fixtures", [f"gymnasium=={GYMNASIUM_VERSION}"], probe)
 
 
 def main():

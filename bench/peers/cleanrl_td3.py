@@ -23,29 +23,29 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import pinned_venv  # noqa: E402
+
 # cleanrl 1.2.0's td3_continuous_action.py is written for gym 0.23 (4-tuple
 # step, env.seed) and stable-baselines3 1.2.0's ReplayBuffer.
 PEERS = ["torch", "tensorboard", "gym==0.23.1", "pygame", "numpy"]
 NO_DEPS = ["stable-baselines3==1.2.0"]
 
 
+def install_cleanrl(py):
+    subprocess.check_call([py, "-m", "pip", "install", "-q", "--no-deps"] + NO_DEPS)
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.check_call([py, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                               "--python-version", "3.10", "-d", d, "cleanrl==1.2.0"])
+        wheel = [f for f in os.listdir(d) if f.endswith(".whl")][0]
+        subprocess.check_call([py, "-m", "pip", "install", "-q", "--no-deps", "--ignore-requires-python",
+                               os.path.join(d, wheel)])
+
+
 def venv_python():
-    venv = os.environ.get("ACX_CLEANRL_VENV", os.path.join(os.environ.get("TMPDIR", "/tmp"), "acx-cleanrl-venv"))
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    ok = subprocess.run([py, "-c", "import torch, gym, pygame, stable_baselines3, cleanrl.td3_continuous_action"],
-                        capture_output=True).returncode == 0
-    if not ok:
-        subprocess.check_call([py, "-m", "pip", "install", "-q"] + PEERS)
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "--no-deps"] + NO_DEPS)
-        with tempfile.TemporaryDirectory() as d:
-            subprocess.check_call([py, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                                   "--python-version", "3.10", "-d", d, "cleanrl==1.2.0"])
-            wheel = [f for f in os.listdir(d) if f.endswith(".whl")][0]
-            subprocess.check_call([py, "-m", "pip", "install", "-q", "--no-deps", "--ignore-requires-python",
-                                   os.path.join(d, wheel)])
-    return py
+    return pinned_venv.venv_python("cleanrl", PEERS,
+                                   "import torch, gym, pygame, stable_baselines3, cleanrl.td3_continuous_action",
+                                   install=install_cleanrl)
 
 
 def main():

@@ -23,25 +23,17 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import pinned_venv  # noqa: E402
+
 ENVPOOL_VERSION = "1.2.5"
 GYMNASIUM_VERSION = "1.0.0"
 PEER_ENVS = {"pendulum": "Pendulum-v1", "mountain-car-continuous": "MountainCarContinuous-v0"}
 
 
 def ensure_venv():
-    try:
-        import envpool  # noqa: F401
-        import gymnasium  # noqa: F401
-        return
-    except ImportError:
-        pass
-    venv = os.environ.get("ACX_PEERS_VENV", os.path.join(os.environ.get("TMPDIR", "/tmp"), "acx-peers-venv"))
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    subprocess.check_call([py, "-m", "pip", "install", "-q", f"envpool=={ENVPOOL_VERSION}",
-                           f"gymnasium=={GYMNASIUM_VERSION}", "numpy"])
-    os.execv(py, [py] + sys.argv)
+    pinned_venv.run_inside("peers", [f"envpool=={ENVPOOL_VERSION}", f"gymnasium=={GYMNASIUM_VERSION}", "numpy"],
+                           "import envpool, gymnasium, numpy")
 
 
 def timed(step, n_envs, seconds=0.5, repeats=5):

@@ -31,23 +31,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import pinned_venv  # noqa: E402
+
 
 def ensure_torch():
-    try:
-        import torch  # noqa: F401
-        return
-    except ImportError:
-        pass
-    if os.environ.get("ACX_UPDATE_PEERS_IN_VENV"):
-        sys.exit("update_peers: torch is still missing inside the venv")
-    venv = os.environ.get("ACX_CLEANRL_VENV", os.path.join(os.environ.get("TMPDIR", "/tmp"), "acx-cleanrl-venv"))
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    if subprocess.run([py, "-c", "import torch"], capture_output=True).returncode != 0:
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "torch", "numpy"])
-    os.environ["ACX_UPDATE_PEERS_IN_VENV"] = "1"
-    os.execv(py, [py] + sys.argv)
+    # The venv of cleanrl_td3.py: torch once, for both.
+    pinned_venv.run_inside("cleanrl", ["torch", "numpy"], "import torch, numpy")
 
 
 def torch_td3_updates_per_s(obs_dim, act_dim, batch, hidden, threads, seconds, repeats, seed=1):
