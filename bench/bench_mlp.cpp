@@ -37,15 +37,33 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/runtime/blas.h"
-#include "kernels/runtime/buffer.h"
-#include "kernels/runtime/error.h"
 #include "kernels/mlp.h"
 #include "kernels/optim.h"
 #include "kernels/philox.h"
+#include "kernels/runtime/blas.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 namespace {
+
+// lap(i) adds the time since the last lap (or construction) to seconds[i];
+// with seconds == nullptr it does nothing, so the untimed path pays no clock reads.
+class StageClock {
+ public:
+  explicit StageClock(double* seconds) : seconds_(seconds), last_(seconds ? Clock::now() : Clock::time_point{}) {}
+  void operator()(int i) {
+    if (!seconds_) return;
+    const auto now = Clock::now();
+    seconds_[i] += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  double* seconds_;
+  Clock::time_point last_;
+};
 
 constexpr int kHidden = 256;
 constexpr float kGamma = 0.99f;
@@ -193,14 +211,7 @@ struct Td3 {
 
   // One critic step; stage_seconds (7 entries) accumulates the time of each stage when not null.
   void critic_update(double* stage_seconds = nullptr) {
-    using clock = std::chrono::steady_clock;
-    auto t = clock::now();
-    auto lap = [&](int i) {
-      if (!stage_seconds) return;
-      const auto now = clock::now();
-      stage_seconds[i] += std::chrono::duration<double>(now - t).count();
-      t = now;
-    };
+    StageClock lap(stage_seconds);
     const int S = d.obs, A = d.act;
     // a' = mu'(s'), then Q'_e(s', a') for both target critics (s' and a' shared).
     mlp_forward(actor, actor_target_p.data(), {{next_obs.data(), S, 0}}, actor_tape);
@@ -231,14 +242,7 @@ struct Td3 {
 
   // One actor step: maximize Q_0(s, mu(s)) (TD3's actor follows critic 0).
   void actor_update(double* stage_seconds = nullptr) {
-    using clock = std::chrono::steady_clock;
-    auto t = clock::now();
-    auto lap = [&](int i) {
-      if (!stage_seconds) return;
-      const auto now = clock::now();
-      stage_seconds[i] += std::chrono::duration<double>(now - t).count();
-      t = now;
-    };
+    StageClock lap(stage_seconds);
     const int S = d.obs, A = d.act;
     mlp_forward(actor, actor_p.data(), {{obs.data(), S, 0}}, actor_tape);
     lap(0);
