@@ -51,8 +51,13 @@ if [ "$(id -u)" != 0 ]; then
   command -v sudo >/dev/null || { echo "install_deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
   sudo="sudo"
 fi
-echo "install_deps: installing ${missing[*]}"
+log=$(mktemp /tmp/acx-install-deps.XXXXXX.log)
+echo "install_deps: installing ${missing[*]} (apt's output: $log)"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "install_deps: apt-get failed (the whole output is in $log)" >&2
+  exit 1
+fi
+echo "install_deps: installed ${#missing[@]} packages"
 install_cuobjdump

@@ -11,7 +11,8 @@ occupancy calculator header (cuda_occupancy.h; no GPU needed).
 Resource usage comes from `cuobjdump --dump-resource-usage LIB` (registers,
 static shared memory, stack, local memory per kernel and architecture) or,
 without cuobjdump, from ptxas -v: every .cu command of compile_commands.json
-is re-run (the CUDA build passes -Xptxas=-v) into a scratch object, and
+is re-run with -Xptxas=-v into a scratch object (the build itself does not
+print that report: it is this tool's job, not every build's), and
 ptxas's lines give the same figures plus spill stores and loads.
 
 The block size of each kernel is read from its launch in the source:
@@ -92,7 +93,7 @@ def from_ptxas(compile_commands):
             args = shlex.split(c["command"]) if "command" in c else list(c["arguments"])
             if "-o" in args:
                 args[args.index("-o") + 1] = os.path.join(tmp, "scratch.o")
-            args = [a for a in args if not a.startswith("-Werror")]
+            args = [a for a in args if not a.startswith("-Werror")] + ["-Xptxas=-v"]
             p = subprocess.run(args, cwd=c["directory"], capture_output=True, text=True)
             if p.returncode != 0:
                 sys.exit(f"gpu_static_report: compiling {c['file']} failed:\n{p.stderr}")

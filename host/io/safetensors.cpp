@@ -3,6 +3,7 @@
 // into each tensor (no second copy of a large checkpoint in memory).
 #include "host/io/safetensors.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -27,7 +28,9 @@ constexpr DType kAllDTypes[] = {DType::kF32, DType::kF64, DType::kI64, DType::kI
 }
 
 std::string offsets_string(uint64_t begin, uint64_t end) {
-  return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
+  // fmt rather than "[" + std::string: GCC 12 warns falsely (-Wrestrict,
+  // its bug 105329) on operator+ with a literal on the left.
+  return fmt::format("[{}, {}]", begin, end);
 }
 
 // Product of the extents times the element size, or nullopt past 2^63.

@@ -6,14 +6,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <array>
 #include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
-#include "kernels/runtime/error.h"
 #include "host/io/tensorboard_event.pb.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 namespace {
@@ -74,7 +76,8 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir, std::optional<int64
   for (int n = 1; fd_ < 0; ++n) {
     // A taken name (two writers within a second) gets ".N" at the end, which
     // sorts after it: TensorBoard reads a directory's files in name order.
-    path_ = stem + ".acx" + (n == 1 ? "" : "." + std::to_string(n));
+    // fmt rather than "." + std::string: GCC 12 warns falsely (-Wrestrict, its bug 105329).
+    path_ = n == 1 ? stem + ".acx" : fmt::format("{}.acx.{}", stem, n);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0 && (errno != EEXIST || n >= 1000))
       throw Error(path_ + ": cannot create the TensorBoard event file: " + std::strerror(errno));
