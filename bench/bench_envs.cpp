@@ -9,8 +9,8 @@
 #include <benchmark/benchmark.h>
 
 #include "envs/vec_env.h"
-#include "kernels/runtime/buffer.h"
 #include "kernels/philox.h"
+#include "kernels/runtime/buffer.h"
 
 namespace acx {
 namespace {

@@ -45,8 +45,8 @@
 //   inside a CUDA kernel.
 #pragma once
 
-#include "kernels/runtime/common.h"
 #include "kernels/philox.h"
+#include "kernels/runtime/common.h"
 
 #include <cmath>
 #include <concepts>

@@ -7,8 +7,8 @@
 
 #include <cstdint>
 
-#include "kernels/runtime/device.h"
 #include "kernels/runtime/common.h"
+#include "kernels/runtime/device.h"
 
 namespace acx {
 

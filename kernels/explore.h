@@ -26,10 +26,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/runtime/buffer.h"
-#include "kernels/runtime/device.h"
-#include "kernels/runtime/common.h"
 #include "kernels/philox.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/common.h"
+#include "kernels/runtime/device.h"
 
 namespace acx {
 

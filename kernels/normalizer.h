@@ -31,10 +31,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/runtime/buffer.h"
-#include "kernels/runtime/device.h"
-#include "kernels/runtime/common.h"
 #include "kernels/replay.h"  // HostArray
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/common.h"
+#include "kernels/runtime/device.h"
 
 namespace acx {
 

@@ -12,8 +12,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/runtime/device.h"
 #include "kernels/runtime/common.h"
+#include "kernels/runtime/device.h"
 
 namespace acx {
 

@@ -42,11 +42,11 @@
 #include <string>
 #include <vector>
 
+#include "kernels/philox.h"
 #include "kernels/runtime/buffer.h"
+#include "kernels/runtime/common.h"
 #include "kernels/runtime/device.h"
 #include "kernels/runtime/host_array.h"
-#include "kernels/runtime/common.h"
-#include "kernels/philox.h"
 
 namespace acx {
 

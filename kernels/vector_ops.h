@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include "kernels/runtime/device.h"
 #include "kernels/runtime/common.h"
+#include "kernels/runtime/device.h"
 
 namespace acx {
 

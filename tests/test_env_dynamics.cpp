@@ -8,8 +8,8 @@
 #include "envs/env_api.h"
 #include "envs/lqr_riccati.h"
 #include "envs/registry.h"
-#include "kernels/runtime/error.h"
 #include "host/io/npy.h"
+#include "kernels/runtime/error.h"
 
 #include <algorithm>
 #include <array>

@@ -1,8 +1,8 @@
 // Per-agent episode sums against a plain loop, on every backend.
 #include <gtest/gtest.h>
 
-#include "kernels/runtime/buffer.h"
 #include "kernels/episode_stats.h"
+#include "kernels/runtime/buffer.h"
 #include "tests/test_util.h"
 
 namespace acx {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "kernels/explore.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/error.h"
-#include "kernels/explore.h"
 #include "kernels/runtime/launch_config.h"
 #include "tests/test_util.h"
 

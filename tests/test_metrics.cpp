@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "kernels/runtime/error.h"
 #include "host/io/metrics.h"
 #include "host/io/tensorboard.h"
-#include "kernels/philox.h"
 #include "host/io/tensorboard_event.pb.h"
+#include "kernels/philox.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 namespace {

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/mlp.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/launch_config.h"
-#include "kernels/mlp.h"
 #include "tests/mlp_reference.h"
 #include "tests/test_util.h"
 

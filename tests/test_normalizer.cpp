@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/normalizer.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/launch_config.h"
-#include "kernels/normalizer.h"
 #include "tests/test_util.h"
 
 namespace acx {

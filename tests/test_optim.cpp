@@ -7,9 +7,9 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/optim.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/error.h"
-#include "kernels/optim.h"
 #include "tests/test_util.h"
 
 namespace acx {

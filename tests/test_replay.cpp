@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/replay.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/launch_config.h"
-#include "kernels/replay.h"
 #include "tests/test_util.h"
 
 namespace acx {

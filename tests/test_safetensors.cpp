@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "host/io/atomic_file.h"
-#include "kernels/runtime/error.h"
 #include "host/io/safetensors.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 namespace {

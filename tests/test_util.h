@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/runtime/device.h"
 #include "kernels/philox.h"
+#include "kernels/runtime/device.h"
 
 namespace acx {
 // Test names and failure messages say "cpu" / "cuda", not bytes.

@@ -12,10 +12,10 @@
 #include <iostream>
 
 #include "envs/vec_env.h"
-#include "kernels/runtime/buffer.h"
 #include "host/cli/commands.h"
-#include "kernels/runtime/error.h"
 #include "host/io/npy.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

@@ -21,12 +21,12 @@
 #include <vector>
 
 #include "envs/registry.h"
-#include "kernels/runtime/buffer.h"
 #include "host/cli/commands.h"
-#include "kernels/runtime/error.h"
 #include "host/io/npy.h"
 #include "kernels/mlp.h"
 #include "kernels/philox.h"
+#include "kernels/runtime/buffer.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

@@ -7,9 +7,9 @@
 #include <iostream>
 
 #include "host/cli/commands.h"
-#include "kernels/runtime/error.h"
 #include "host/learn/train_config.h"
 #include "host/learn/trainer.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 

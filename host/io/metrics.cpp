@@ -15,8 +15,8 @@
 #include <sstream>
 
 #include "host/io/atomic_file.h"
-#include "kernels/runtime/error.h"
 #include "host/io/tensorboard.h"
+#include "kernels/runtime/error.h"
 
 namespace acx {
 namespace {

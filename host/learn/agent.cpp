@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "kernels/runtime/error.h"
 #include "kernels/explore.h"
+#include "kernels/runtime/error.h"
 #include "kernels/td_target.h"
 #include "kernels/vector_ops.h"
 

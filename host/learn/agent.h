@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "envs/env_api.h"
-#include "kernels/runtime/buffer.h"
 #include "kernels/mlp.h"
 #include "kernels/optim.h"
+#include "kernels/runtime/buffer.h"
 
 namespace acx {
 

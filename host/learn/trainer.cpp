@@ -13,17 +13,17 @@
 
 #include "envs/lqr_riccati.h"
 #include "envs/vec_env.h"
-#include "host/learn/agent.h"
 #include "host/io/atomic_file.h"
-#include "kernels/runtime/error.h"
-#include "kernels/runtime/machine.h"
 #include "host/io/metrics.h"
 #include "host/io/safetensors.h"
+#include "host/learn/agent.h"
 #include "host/learn/train_config.h"
 #include "kernels/episode_stats.h"
 #include "kernels/explore.h"
 #include "kernels/normalizer.h"
 #include "kernels/replay.h"
+#include "kernels/runtime/error.h"
+#include "kernels/runtime/machine.h"
 
 namespace acx {
 
