@@ -30,7 +30,7 @@ std::string env_names() {
 const EnvInfo& find_env(std::string_view name) {
   for (const EnvInfo& info : env_registry())
     if (info.name == name) return info;
-  throw_usage_error("unknown env '" + std::string(name) + "'; known envs: " + env_names());
+  throw_usage_error("unknown env " + quote_input(name) + "; known envs: " + env_names());
 }
 
 }  // namespace acx

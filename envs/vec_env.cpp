@@ -118,7 +118,7 @@ std::string names() {
 const Entry& find(std::string_view name) {
   for (const Entry& e : registry())
     if (e.info.name == name) return e;
-  throw UsageError("unknown env '" + std::string(name) + "'; known envs: " + names());
+  throw UsageError("unknown env " + quote_input(name) + "; known envs: " + names());
 }
 }  // namespace
 

@@ -171,25 +171,30 @@ BiasActArgs bias_act_args(const Mlp& net, int l, const float* params, MlpTape& t
 
 }  // namespace
 
-Mlp::Mlp(const Device& dev, MlpSpec spec) : dev_(dev), spec_(std::move(spec)) {
-  ACX_CHECK(spec_.in_dim > 0 && spec_.out_dim > 0, "an MLP needs positive input and output sizes");
-  int prev = spec_.in_dim;
-  for (int h : spec_.hidden) {
+MlpLayout mlp_layout(const MlpSpec& spec) {
+  ACX_CHECK(spec.in_dim > 0 && spec.out_dim > 0, "an MLP needs positive input and output sizes");
+  MlpLayout m;
+  int prev = spec.in_dim;
+  for (int h : spec.hidden) {
     ACX_CHECK(h > 0, "hidden widths must be positive");
-    in_.push_back(prev);
-    out_.push_back(h);
+    m.in.push_back(prev);
+    m.out.push_back(h);
     prev = h;
   }
-  in_.push_back(prev);
-  out_.push_back(spec_.out_dim);
+  m.in.push_back(prev);
+  m.out.push_back(spec.out_dim);
   int64_t offset = 0;
-  for (size_t l = 0; l < out_.size(); ++l) {
-    w_offset_.push_back(offset);
-    offset += static_cast<int64_t>(out_[l]) * (in_[l] + 1);
-    if (spec_.layer_norm && l + 1 < out_.size()) offset += 2 * static_cast<int64_t>(out_[l]);  // g_l, beta_l
-    max_width_ = std::max(max_width_, out_[l]);
+  for (size_t l = 0; l < m.out.size(); ++l) {
+    m.w_offset.push_back(offset);
+    offset += static_cast<int64_t>(m.out[l]) * (m.in[l] + 1);
+    if (spec.layer_norm && l + 1 < m.out.size()) offset += 2 * static_cast<int64_t>(m.out[l]);  // g_l, beta_l
+    m.max_width = std::max(m.max_width, m.out[l]);
   }
-  n_params_ = offset;
+  m.n_params = offset;
+  return m;
+}
+
+Mlp::Mlp(const Device& dev, MlpSpec spec) : dev_(dev), spec_(std::move(spec)), layout_(mlp_layout(spec_)) {
   ACX_CHECK(spec_.output == Activation::kIdentity || spec_.output == Activation::kTanhScaled,
             "the output activation is the identity or the scaled tanh");
   if (spec_.output == Activation::kTanhScaled) {

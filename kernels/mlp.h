@@ -361,6 +361,17 @@ struct MlpSpec {
   bool layer_norm = false;                     // LayerNorm (gain, shift) before each hidden ReLU
 };
 
+// The layout of one member's parameters (above), computed from the spec
+// alone: what a checkpoint's shapes are checked against before anything is
+// allocated. Mlp holds one.
+struct MlpLayout {
+  std::vector<int> in, out;        // per layer
+  std::vector<int64_t> w_offset;   // per layer
+  int64_t n_params = 0;            // P, per member
+  int max_width = 0;
+};
+MlpLayout mlp_layout(const MlpSpec& spec);
+
 // The layout of one member's parameters, and the device copy of the output
 // affine. Cheap to copy around by reference; holds the device it lives on.
 class Mlp {
@@ -369,28 +380,25 @@ class Mlp {
 
   const Device& device() const { return dev_; }
   const MlpSpec& spec() const { return spec_; }
-  int n_layers() const { return static_cast<int>(out_.size()); }
-  int layer_in(int l) const { return in_[l]; }
-  int layer_out(int l) const { return out_[l]; }
+  int n_layers() const { return static_cast<int>(layout_.out.size()); }
+  int layer_in(int l) const { return layout_.in[l]; }
+  int layer_out(int l) const { return layout_.out[l]; }
   Activation activation(int l) const { return l + 1 == n_layers() ? spec_.output : Activation::kRelu; }
-  int64_t weight_offset(int l) const { return w_offset_[l]; }
-  int64_t bias_offset(int l) const { return w_offset_[l] + static_cast<int64_t>(out_[l]) * in_[l]; }
+  int64_t weight_offset(int l) const { return layout_.w_offset[l]; }
+  int64_t bias_offset(int l) const { return layout_.w_offset[l] + static_cast<int64_t>(layout_.out[l]) * layout_.in[l]; }
   // LayerNorm on layer l: every hidden layer when spec().layer_norm, never the output.
   bool has_layer_norm(int l) const { return spec_.layer_norm && l + 1 < n_layers(); }
-  int64_t gain_offset(int l) const { return bias_offset(l) + out_[l]; }       // g_l [out_l], if has_layer_norm(l)
-  int64_t shift_offset(int l) const { return bias_offset(l) + 2 * out_[l]; }  // beta_l [out_l], likewise
-  int64_t n_params() const { return n_params_; }  // P, per member
-  int max_width() const { return max_width_; }     // the widest layer output
+  int64_t gain_offset(int l) const { return bias_offset(l) + layout_.out[l]; }       // g_l [out_l], if has_layer_norm(l)
+  int64_t shift_offset(int l) const { return bias_offset(l) + 2 * layout_.out[l]; }  // beta_l [out_l], likewise
+  int64_t n_params() const { return layout_.n_params; }  // P, per member
+  int max_width() const { return layout_.max_width; }     // the widest layer output
   // [2, out_dim] on the device: mid, half_range (kTanhScaled), else null.
   const float* out_affine() const { return affine_.empty() ? nullptr : affine_.data(); }
 
  private:
   Device dev_;
   MlpSpec spec_;
-  std::vector<int> in_, out_;
-  std::vector<int64_t> w_offset_;
-  int64_t n_params_ = 0;
-  int max_width_ = 0;
+  MlpLayout layout_;
   Buffer<float> affine_;
 };
 

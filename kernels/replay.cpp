@@ -70,6 +70,7 @@ ReplayBuffer::ReplayBuffer(const Device& dev, const ReplayConfig& cfg) : dev_(de
                   "replay buffer: " + std::to_string(cfg.n_envs) + " envs do not split into " +
                       std::to_string(cfg.n_members) + " members");
   capacity_steps_ = ceil_div(cfg.capacity, cfg.n_envs);
+  (void)bytes_for(cfg);  // every size below fits
   const size_t rows = static_cast<size_t>(capacity_steps_ * cfg.n_envs);
   obs_ = Buffer<float>(dev, rows * cfg.obs_dim);
   action_ = Buffer<float>(dev, rows * cfg.act_dim);
@@ -84,6 +85,13 @@ ReplayBuffer::ReplayBuffer(const Device& dev, const ReplayConfig& cfg) : dev_(de
   next_obs_.zero();
   terminated_.zero();
   truncated_.zero();
+}
+
+int64_t ReplayBuffer::bytes_for(const ReplayConfig& cfg) {
+  const int64_t rows = checked_product({ceil_div(cfg.capacity, cfg.n_envs), cfg.n_envs}, "replay rows");
+  // obs, next_obs, action and reward in float32; terminated and truncated in bytes.
+  const int64_t per_row = checked_product({2 * cfg.obs_dim + cfg.act_dim + 1, 4}, "replay bytes per row") + 2;
+  return checked_product({rows, per_row}, "replay bytes (rows x bytes per row)");
 }
 
 size_t ReplayBuffer::bytes() const {

@@ -225,6 +225,9 @@ class ReplayBuffer {
   int64_t head() const { return head_; }
   // Device memory held, bytes.
   size_t bytes() const;
+  // The bytes a buffer of `cfg` holds, computed before it is built
+  // (UsageError when the size does not fit in 64 bits).
+  static int64_t bytes_for(const ReplayConfig& cfg);
 
   // Checkpoints: every array in full (the shapes above) and "ring" =
   // int64 [capacity_steps, n_envs, obs_dim, act_dim, head, size_steps].

@@ -8,7 +8,9 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3 python3-numpy python3-matplotlib
   libopenblas-openmp-dev libomp-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libtomlplusplus-dev libprotobuf-dev protobuf-compiler
+  zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev
 )
 
 missing=()

@@ -130,11 +130,11 @@ TEST(Config, FileErrorsNameFileLineKeyAndCloseMatches) {
   const auto load = [&](const std::string& text) { return usage_error_of([&] { c.load_toml_string(text, "cfg.toml"); }); };
 
   const std::string typo = load("[algo]\ngama = 0.9\n");
-  EXPECT_CONTAINS(typo, "cfg.toml:2:1: unknown key 'algo.gama'");
+  EXPECT_CONTAINS(typo, "cfg.toml:2:1: unknown key \"algo.gama\"");
   EXPECT_CONTAINS(typo, "did you mean algo.gamma?");
 
   // The right word under the wrong table.
-  EXPECT_CONTAINS(load("[env]\ngamma = 0.9\n"), "unknown key 'env.gamma' (did you mean algo.gamma?)");
+  EXPECT_CONTAINS(load("[env]\ngamma = 0.9\n"), "unknown key \"env.gamma\" (did you mean algo.gamma?)");
   EXPECT_CONTAINS(load("gamma = 0.9\n"), "did you mean algo.gamma?");
   EXPECT_CONTAINS(load("[algo]\nzzzzzz = 1\n"), "docs/training.md lists every setting");
   EXPECT_CONTAINS(load("[algoo]\ngamma = 0.9\n"), "cfg.toml:1:2: unknown table [algoo] (did you mean algo?)");
@@ -173,9 +173,9 @@ TEST(Config, LoadsFromAFileOnDisk) {
     out << "[algo]\ngamma = 0.5\ngama = 0.5\n";
   }
   Config c(trainer_like_schema());
-  EXPECT_CONTAINS(usage_error_of([&] { c.load_toml(path); }), path + ":3:1: unknown key 'algo.gama'");
+  EXPECT_CONTAINS(usage_error_of([&] { c.load_toml(path); }), path + ":3:1: unknown key \"algo.gama\"");
   std::filesystem::remove(path);
-  EXPECT_CONTAINS(usage_error_of([&] { c.load_toml(path); }), path + ": cannot open");
+  EXPECT_CONTAINS(usage_error_of([&] { c.load_toml(path); }), "config file \"" + path + "\": cannot open");
 }
 
 TEST(Config, OverridesParseByTheSchemaType) {
@@ -238,14 +238,14 @@ TEST(Config, FloatListsParseValidateAndRoundTrip) {
 TEST(Config, OverrideErrorsNameTheSetArgument) {
   Config c(trainer_like_schema());
   const auto set = [&](const std::string& a) { return usage_error_of([&] { c.apply_override(a); }); };
-  EXPECT_CONTAINS(set("algo.gamma"), "--set algo.gamma: expected key=value");
-  EXPECT_CONTAINS(set("algo.gama=0.9"), "--set algo.gama=0.9: unknown key 'algo.gama' (did you mean algo.gamma?)");
-  EXPECT_CONTAINS(set("algo.gamma=abc"), "--set algo.gamma=abc: algo.gamma must be a float, got 'abc'");
-  EXPECT_CONTAINS(set("algo.gamma="), "algo.gamma must be a float, got ''");
-  EXPECT_CONTAINS(set("algo.gamma=1.5"), "--set algo.gamma=1.5: algo.gamma = 1.5 must be in [0, 1]");
-  EXPECT_CONTAINS(set("seed=1.5"), "seed must be an integer, got '1.5'");
+  EXPECT_CONTAINS(set("algo.gamma"), "--set \"algo.gamma\": expected key=value");
+  EXPECT_CONTAINS(set("algo.gama=0.9"), "--set \"algo.gama=0.9\": unknown key \"algo.gama\" (did you mean algo.gamma?)");
+  EXPECT_CONTAINS(set("algo.gamma=abc"), "--set \"algo.gamma=abc\": algo.gamma must be a float, got \"abc\"");
+  EXPECT_CONTAINS(set("algo.gamma="), "algo.gamma must be a float, got \"\"");
+  EXPECT_CONTAINS(set("algo.gamma=1.5"), "--set \"algo.gamma=1.5\": algo.gamma = 1.5 must be in [0, 1]");
+  EXPECT_CONTAINS(set("seed=1.5"), "seed must be an integer, got \"1.5\"");
   EXPECT_CONTAINS(set("seed=12abc"), "seed must be an integer");
-  EXPECT_CONTAINS(set("env.normalize_obs=yes"), "must be true or false, got 'yes'");
+  EXPECT_CONTAINS(set("env.normalize_obs=yes"), "must be true or false, got \"yes\"");
   EXPECT_CONTAINS(set("net.hidden=64,,32"), "must be a list of integers (like 256,256)");
   EXPECT_CONTAINS(set("net.hidden=64,"), "must be a list of integers");
   EXPECT_CONTAINS(set("net.hidden=[64"), "must be a list of integers");
@@ -272,7 +272,7 @@ TEST(Config, ResolvedTomlReproducesTheRun) {
   c.apply_override("algo.tau=0.30000000000000004");
   c.apply_override("run.name=a \"quoted\" \\ name");
   c.apply_override("net.hidden=[]");
-  c.apply_override("replay.nested.alpha=-inf");
+  c.apply_override("replay.nested.alpha=-3.4e38");
   c.set("algo.tau", 1.0 / 3.0, "code");
   const std::string text = c.to_toml("acx train, resolved config\nacx train --config THIS_FILE reproduces the run");
 
@@ -290,7 +290,41 @@ TEST(Config, ResolvedTomlReproducesTheRun) {
   for (const ConfigEntry& e : c.schema().entries()) EXPECT_EQ(back.get(e.key), c.get(e.key)) << e.key;
   EXPECT_EQ(back.get_float("algo.tau"), 1.0 / 3.0);  // bit-exact
   EXPECT_EQ(back.get_string("run.name"), "a \"quoted\" \\ name");
-  EXPECT_TRUE(std::isinf(back.get_float("replay.nested.alpha")));
+  EXPECT_EQ(back.get_float("replay.nested.alpha"), -3.4e38);
+}
+
+// Every float setting feeds float32 math: infinity, NaN and values past
+// float32's range are refused wherever they come from, even where the range
+// would allow them (replay.nested.alpha is unbounded).
+TEST(Config, FloatsAreFiniteAndWithinFloat32) {
+  Config c(trainer_like_schema());
+  for (const char* v : {"inf", "-inf", "+inf", "nan", "1e39", "-3.5e38", "1e300"}) {
+    const std::string e = usage_error_of([&] { c.apply_override(std::string("replay.nested.alpha=") + v); });
+    EXPECT_TRUE(e.find("must be a finite number within float32's range") != std::string::npos ||
+                e.find("must be a number, not nan") != std::string::npos)
+        << v << ": " << e;
+  }
+  EXPECT_CONTAINS(usage_error_of([&] { c.load_toml_string("[replay.nested]\nalpha = inf\n", "f.toml"); }),
+                  "f.toml:2:9: replay.nested.alpha = inf must be a finite number within float32's range");
+  EXPECT_CONTAINS(usage_error_of([&] { c.set("replay.nested.alpha", 1e300, "--flag"); }), "--flag: replay.nested.alpha");
+  c.apply_override("replay.nested.alpha=3.4e38");  // the largest float32 is 3.4028235e38
+  EXPECT_EQ(c.get_float("replay.nested.alpha"), 3.4e38);
+}
+
+// A value echoed in an error is escaped and cut: no terminal escape, no NUL,
+// no 10 MB line.
+TEST(Config, EchoedValuesAreEscapedAndCut) {
+  Config c(trainer_like_schema());
+  const std::string escape = usage_error_of([&] { c.apply_override("algo.name=\x1b[31mred"); });
+  EXPECT_EQ(escape.find('\x1b'), std::string::npos) << escape;
+  EXPECT_CONTAINS(escape, "\\x1B[31mred");
+  const std::string big(10'000'000, 'a');
+  const std::string huge = usage_error_of([&] { c.load_toml_string("[algo]\nname = \"" + big + "\"\n", "big.toml"); });
+  EXPECT_LT(huge.size(), 1000u);
+  EXPECT_CONTAINS(huge, "more bytes not shown]");
+  const std::string nul = usage_error_of([&] { c.load_toml_string("[algo]\nname = \"a\\u0000b\"\n", "nul.toml"); });
+  EXPECT_EQ(nul.find('\0'), std::string::npos);
+  EXPECT_CONTAINS(nul, "must be one of");  // the message runs past the NUL
 }
 
 TEST(Config, JsonForTheSummary) {

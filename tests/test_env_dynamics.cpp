@@ -730,10 +730,10 @@ TEST(Npy, RejectsWhatItCannotRead) {
   expect_usage_error("PK\x03\x04 not npy at all", "bad magic");
   expect_usage_error(npy_bytes("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16), "Fortran");
   expect_usage_error(npy_bytes("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8), "big-endian");
-  expect_usage_error(npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 16), "'<i8'");
+  expect_usage_error(npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 16), "\"<i8\"");
   expect_usage_error(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", 16), "needs 24");
   expect_usage_error(npy_bytes("{'descr': '<f8', 'fortran_order': False, }", 16), "lacks");
-  expect_usage_error(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}", 16), "'x'");
+  expect_usage_error(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}", 16), "\"x\"");
   expect_usage_error(npy_bytes("{'descr': '<f8' 'fortran_order': False, 'shape': (2,), }", 16), "malformed");
   EXPECT_THROW(npy::read(temp_path("does_not_exist.npy")), UsageError);
   std::remove(path.c_str());

@@ -113,7 +113,7 @@ TEST(RolloutCli, BadInputIsAUsageError) {
 
   r = run_acx("rollout --env pendulm" + ok);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("unknown env 'pendulm'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown env \"pendulm\""), std::string::npos) << r.err;
 
   // Wrong state width: mountain car's state is also 2 wide, acrobot's is 4.
   r = run_acx("rollout --env acrobot-continuous" + ok);

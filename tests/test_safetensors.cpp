@@ -102,7 +102,10 @@ TEST_F(SafetensorsTest, RoundTripsEveryDtypeAndShape) {
   save_safetensors(path("ckpt.safetensors"), tensors, metadata);
 
   const auto file = load_safetensors(path("ckpt.safetensors"));
-  EXPECT_EQ(file.metadata(), metadata);
+  EXPECT_TRUE(file.checksummed());
+  std::map<std::string, std::string> without_checksums = file.metadata();
+  EXPECT_EQ(without_checksums.erase(acx::safetensors::kChecksumKey), 1u);
+  EXPECT_EQ(without_checksums, metadata);
   ASSERT_EQ(file.tensors().size(), tensors.size());
   for (const Tensor& want : tensors) {
     const Tensor& got = file.expect(want.name, want.dtype, want.shape);
@@ -125,7 +128,12 @@ TEST_F(SafetensorsTest, RoundTripsEveryDtypeAndShape) {
 
 TEST_F(SafetensorsTest, WritesTheExactBytesTheFormatDescribes) {
   save_safetensors(path("a.safetensors"), {Tensor::from<float>("a", {2}, {1.0f, -2.5f})}, {{"format", "pt"}});
-  const std::string header = R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  // The checksums, as Python computes them (independently of acx):
+  //   zlib.crc32(b"format\x00pt\x00") = 0x68e5a7ae,
+  //   zlib.crc32(struct.pack("<ff", 1.0, -2.5)) = 0x560302f4.
+  const std::string header =
+      R"({"__metadata__":{"crc32":"{\"__metadata__\":\"68e5a7ae\",\"a\":\"560302f4\"}","format":"pt"},)"
+      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   std::string padded = header;
   padded.append((8 - padded.size() % 8) % 8, ' ');
   // 1.0f = 0x3f800000, -2.5f = 0xc0200000, little-endian.
@@ -228,12 +236,12 @@ TEST_F(SafetensorsTest, BadHeadersGiveTheirOwnErrors) {
   expect_corrupt(file_bytes("{" + a + "," + a + "}", data8), "header repeats the key \"a\"");
   expect_corrupt(file_bytes(R"({"a":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", data8),
                  "repeats the key \"dtype\"");
-  expect_corrupt(file_bytes(R"({"a":[1]})", data8), "tensor 'a': header entry is a JSON array");
+  expect_corrupt(file_bytes(R"({"a":[1]})", data8), "tensor \"a\": header entry is a JSON array");
   expect_corrupt(file_bytes(R"({"a":{"dtype":"F32","shape":[2]}})", data8), "lacks dtype, shape or data_offsets");
   expect_corrupt(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})", data8),
                  "unexpected key \"x\"");
   expect_corrupt(file_bytes(R"({"a":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}})", data8),
-                 "tensor 'a': unknown dtype \"BF16\"");
+                 "tensor \"a\": unknown dtype \"BF16\"");
   expect_corrupt(file_bytes(R"({"a":{"dtype":3,"shape":[2],"data_offsets":[0,8]}})", data8), "dtype is not a string");
   expect_corrupt(file_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data8),
                  "is not a list of non-negative integers");
@@ -260,14 +268,14 @@ TEST_F(SafetensorsTest, BadOffsetsGiveTheirOwnErrors) {
   expect_corrupt(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", d),
                  "is not a pair of non-negative integers");
   expect_corrupt(file_bytes("{" + entry("a", "F32", "[4]", 0, 16) + "}", std::vector<uint8_t>(12, 0)),
-                 "tensor 'a': data_offsets [0, 16] run past the end of the data (12 bytes");
+                 "tensor \"a\": data_offsets [0, 16] run past the end of the data (12 bytes");
   expect_corrupt(file_bytes("{" + entry("a", "F32", "[2, 3]", 0, 16) + "}", d),
-                 "tensor 'a': F32 [2, 3] needs 24 bytes, but data_offsets [0, 16] hold 16");
+                 "tensor \"a\": F32 [2, 3] needs 24 bytes, but data_offsets [0, 16] hold 16");
   expect_corrupt(file_bytes("{" + entry("a", "F64", "[2]", 0, 16) + "," + entry("b", "F32", "[2]", 4, 12) + "}", d),
-                 "tensor 'b' at data_offsets [4, 12] overlaps tensor 'a' at [0, 16]");
+                 "tensor \"b\" at data_offsets [4, 12] overlaps tensor \"a\" at [0, 16]");
   expect_corrupt(file_bytes("{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("b", "U8", "[4]", 12, 16) + "}", d),
-                 "4 bytes of gap in the data before tensor 'b'");
-  expect_corrupt(file_bytes("{" + entry("a", "F32", "[2]", 8, 16) + "}", d), "8 bytes of gap in the data before tensor 'a'");
+                 "4 bytes of gap in the data before tensor \"b\"");
+  expect_corrupt(file_bytes("{" + entry("a", "F32", "[2]", 8, 16) + "}", d), "8 bytes of gap in the data before tensor \"a\"");
   expect_corrupt(file_bytes("{" + entry("a", "F32", "[2]", 0, 8) + "}", d), "8 bytes of trailing data after the last tensor");
   expect_corrupt(file_bytes("{}", {1, 2, 3}), "3 bytes of trailing data");
 
@@ -374,6 +382,83 @@ TEST_F(SafetensorsTest, AtomicWriteReplacesAndLeavesNoTemporaries) {
   const std::vector<uint8_t> bytes = {0, 1, 2, 255};
   write_file_atomic(path("b.bin"), bytes);
   EXPECT_EQ(read_bytes(path("b.bin")), bytes);
+}
+
+
+// A flipped bit anywhere is named as corruption: in a tensor's data (by the
+// tensor's name), in a metadata value, or in the checksums themselves.
+TEST_F(SafetensorsTest, ChecksumsNameTheCorruptTensorOrTheHeader) {
+  const std::vector<Tensor> tensors = sample_tensors();
+  save_safetensors(path("ok.safetensors"), tensors, {{"env", "pendulum"}, {"steps", "4000"}});
+  const std::vector<uint8_t> good = read_bytes(path("ok.safetensors"));
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t{good[i]} << (8 * i);
+  const size_t data_start = 8 + n;
+
+  // Every byte of the data section, one bit flipped at a time: never loads,
+  // and names the tensor the byte belongs to (offsets from the header).
+  const auto ok = load_safetensors(path("ok.safetensors"));
+  size_t offset = 0;
+  for (const Tensor& t : tensors) {
+    for (size_t i = 0; i < t.data.size(); ++i) {
+      std::vector<uint8_t> bad = good;
+      bad[data_start + offset + i] ^= 0x10;
+      expect_corrupt(bad, "tensor \"" + t.name + "\" fails its CRC-32 check");
+    }
+    offset += t.data.size();
+  }
+  // A digit of a metadata value: the header's checksum.
+  const std::string text(good.begin() + 8, good.begin() + 8 + static_cast<long>(n));
+  const size_t digit = text.find("4000");
+  ASSERT_NE(digit, std::string::npos);
+  std::vector<uint8_t> bad = good;
+  bad[8 + digit] = '5';
+  expect_corrupt(bad, "the metadata fails its CRC-32 check");
+  // A checksum that is not 8 hex digits.
+  const size_t crc = text.find("\\\"__metadata__\\\":\\\"");
+  ASSERT_NE(crc, std::string::npos) << text;
+  bad = good;
+  bad[8 + crc + 19] = 'z';
+  expect_corrupt(bad, "is not 8 hex digits");
+}
+
+TEST_F(SafetensorsTest, FilteredLoadsReadOnlyWhatIsAskedAndKnowEveryShape) {
+  save_safetensors(path("f.safetensors"), sample_tensors());
+  const auto f = load_safetensors(path("f.safetensors"), [](const std::string& n) { return n == "step"; });
+  ASSERT_EQ(f.tensors().size(), 1u);
+  EXPECT_EQ(f.get("step").values<int64_t>(), std::vector<int64_t>{int64_t{1} << 40});
+  EXPECT_EQ(f.header().size(), sample_tensors().size());
+  EXPECT_EQ(f.header().at("actor.params").shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_NO_THROW(f.expect_header("actor.params", DType::kF32, {2, 3}));
+  EXPECT_THROW(f.expect_header("actor.params", DType::kF32, {3, 2}), UsageError);
+  try {
+    f.get("actor.params");
+    ADD_FAILURE() << "a tensor left out by the filter was returned";
+  } catch (const UsageError&) {
+    ADD_FAILURE() << "a tensor left out by the filter is a programming error, not the user's";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("was not read"), std::string::npos) << e.what();
+  }
+  // The same bytes from memory.
+  const std::vector<uint8_t> bytes = read_bytes(path("f.safetensors"));
+  const auto m = safetensors::parse_safetensors(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                                                "memory");
+  EXPECT_EQ(m.tensors().size(), sample_tensors().size());
+}
+
+// What is not a regular file is refused before a byte is read: a directory
+// (which "opens" and reads as garbage), a device that never ends.
+TEST_F(SafetensorsTest, OnlyRegularFilesAreRead) {
+  for (const std::string& p : {dir_.string(), std::string("/dev/zero")}) {
+    try {
+      load_safetensors(p);
+      ADD_FAILURE() << "loaded " << p;
+    } catch (const UsageError& e) {
+      const std::string msg = e.what();
+      EXPECT_TRUE(msg.find("is a directory") != std::string::npos || msg.find("not a regular file") != std::string::npos)
+          << msg;
+    }
+  }
 }
 
 }  // namespace

@@ -149,7 +149,7 @@ TEST(Train, BadInputIsAClearError) {
   const fs::path d = fresh_dir("bad");
   CliRun r = run_acx("train --env pendulm --out " + d.string());
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("unknown env 'pendulm'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown env \"pendulm\""), std::string::npos) << r.err;
   r = run_acx("train --env pendulum --set algo.gama=0.9 --out " + d.string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("algo.gamma"), std::string::npos) << "should suggest the key: " << r.err;

@@ -170,10 +170,10 @@ std::map<std::string, double> parse_inject(const std::string& s) {
     if (tok.empty()) continue;
     const auto colon = tok.rfind(':');
     ACX_USAGE_CHECK(colon != std::string::npos && colon > 0,
-                    std::string(kInjectEnv) + ": expected FIGURE:FACTOR, got '" + tok + "'");
+                    std::string(kInjectEnv) + ": expected FIGURE:FACTOR, got " + quote_input(tok));
     char* end = nullptr;
     const double f = std::strtod(tok.c_str() + colon + 1, &end);
-    ACX_USAGE_CHECK(end && *end == '\0' && f > 0, std::string(kInjectEnv) + ": bad factor in '" + tok + "'");
+    ACX_USAGE_CHECK(end && *end == '\0' && f > 0, std::string(kInjectEnv) + ": bad factor in " + quote_input(tok));
     out[tok.substr(0, colon)] = f;
   }
   return out;
@@ -660,7 +660,7 @@ BenchSize parse_size(const std::string& s) {
   char tail = 0;
   ACX_USAGE_CHECK(std::sscanf(s.c_str(), "%lld,%d,%d%c", &n, &batch, &hidden, &tail) == 3 && n >= 1 && batch >= 1 &&
                       hidden >= 1,
-                  "--size expects N_ENVS,BATCH,HIDDEN (positive integers), got '" + s + "'");
+                  "--size expects N_ENVS,BATCH,HIDDEN (positive integers), got " + quote_input(s));
   b.n_envs = n;
   b.batch = batch;
   b.hidden = hidden;

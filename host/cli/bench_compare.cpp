@@ -4,11 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <string>
 
 #include "host/cli/bench.h"
+#include "host/io/read_file.h"
 #include "kernels/runtime/error.h"
 
 namespace acx::bench {
@@ -29,13 +29,12 @@ double relative_spread(const json& s) {
 }  // namespace
 
 json load_report(const std::string& path) {
-  std::ifstream in(path);
-  ACX_USAGE_CHECK(in.good(), "cannot read " + path);
+  const std::string text = read_file(path, uint64_t{64} << 20, "bench report");
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(text);
   } catch (const std::exception& e) {
-    throw UsageError(path + " is not JSON: " + e.what());
+    throw UsageError(quote_input(path) + " is not JSON: " + e.what());
   }
   ACX_USAGE_CHECK(j.is_object() && j.value("schema", "") == kSchema, path + " is not an acx bench report");
   ACX_USAGE_CHECK(j.value("schema_version", 0) == kSchemaVersion,

@@ -71,7 +71,7 @@ struct RolloutArgs {
 void check_finite(const std::vector<float>& v, const std::string& file) {
   for (size_t i = 0; i < v.size(); ++i) {
     if (!std::isfinite(v[i])) {
-      throw UsageError(fmt::format("{}: element {} is {} (inputs must be finite)", file, i, v[i]));
+      throw UsageError(fmt::format("{}: element {} is {} (inputs must be finite)", quote_input(file), i, v[i]));
     }
   }
 }
@@ -99,6 +99,7 @@ void rollout(const RolloutArgs& args) {
   check_finite(acts, args.actions);
 
   namespace fs = std::filesystem;
+  ACX_USAGE_CHECK(!args.out.empty(), "--out is empty: give a directory");
   const fs::path out(args.out);
   const char* names[] = {"obs.npy", "reward.npy", "terminated.npy", "truncated.npy"};
   if (!args.force) {
@@ -106,9 +107,7 @@ void rollout(const RolloutArgs& args) {
       ACX_USAGE_CHECK(!fs::exists(out / n), (out / n).string() + " exists; refusing to overwrite it (use --force)");
     }
   }
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  ACX_USAGE_CHECK(!ec && fs::is_directory(out), "cannot create output directory " + args.out + ": " + ec.message());
+  prepare_output_dir(args.out, "--out");
 
   const Device dev = Device::create(args.device, 0, &std::cerr);
   std::unique_ptr<VecEnv> env = make_vec_env(dev, info.name, n_envs);
@@ -140,7 +139,7 @@ void rollout(const RolloutArgs& args) {
   npy::write((out / names[2]).string(), npy::DType::kUInt8, {n_steps, n_envs}, terminated.data());
   npy::write((out / names[3]).string(), npy::DType::kUInt8, {n_steps, n_envs}, truncated.data());
   fmt::print("rollout: {} x {} steps of {} on {} in {:.3f} s; wrote obs, reward, terminated, truncated to {}\n",
-             n_envs, n_steps, info.name, dev.describe(), secs, args.out);
+             n_envs, n_steps, info.name, dev.describe(), secs, printable(args.out));
 }
 
 }  // namespace
@@ -164,7 +163,8 @@ void register_envs_commands(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   ro->add_option("--out", a->out, "Output directory for obs.npy, reward.npy, terminated.npy, truncated.npy")
-      ->required();
+      ->required()
+      ->check(non_empty());
   ro->add_option("--device", a->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   ro->add_flag("--force", a->force, "Overwrite existing output files");
   add_command(ro, [a] { rollout(*a); });

@@ -22,6 +22,7 @@
 
 #include "envs/registry.h"
 #include "host/cli/commands.h"
+#include "host/io/atomic_file.h"
 #include "host/io/npy.h"
 #include "kernels/mlp.h"
 #include "kernels/philox.h"
@@ -37,7 +38,7 @@ struct GradcheckOptions {
   std::string hidden = "64,64";
   int batch = 32;
   int members = 2;
-  uint64_t seed = 1;
+  int64_t seed = 1;
   std::string dump;
   std::string device = "auto";
   bool layer_norm = false;
@@ -55,7 +56,7 @@ std::vector<int> parse_hidden(const std::string& text) {
       w = std::stoi(item, &used);
       ACX_USAGE_CHECK(used == item.size(), "");
     } catch (const std::exception&) {
-      throw_usage_error("--hidden: '" + text + "' is not a comma-separated list of widths");
+      throw_usage_error("--hidden: " + quote_input(text) + " is not a comma-separated list of widths");
     }
     ACX_USAGE_CHECK(w > 0 && w <= 4096, "--hidden: widths must be in [1, 4096]");
     widths.push_back(w);
@@ -370,7 +371,7 @@ void run_gradcheck(const GradcheckOptions& opt) {
 
   if (!opt.dump.empty()) {
     namespace fs = std::filesystem;
-    fs::create_directories(opt.dump);
+    prepare_output_dir(opt.dump, "--dump");
     const auto path = [&](const char* f) { return (fs::path(opt.dump) / f).string(); };
     npy::write(path("obs.npy"), {B, S}, obs);
     npy::write(path("actor_params.npy"), {E, Pa}, h_actor_p);
@@ -408,9 +409,9 @@ void run_gradcheck(const GradcheckOptions& opt) {
     nlohmann::json results = nlohmann::json::array();
     for (const Row& r : rows) results.push_back({{"quantity", r.name}, {"max_rel_err", r.worst.rel}, {"tol", r.tol}});
     index["results"] = results;
-    std::ofstream(path("index.json")) << index.dump(2) << "\n";
-    fmt::print("wrote {} (index.json and 10 .npy files; recheck with tools/recheck_gradcheck.py {})\n", opt.dump,
-               opt.dump);
+    write_file_atomic(path("index.json"), index.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    fmt::print("wrote {} (index.json and 10 .npy files; recheck with tools/recheck_gradcheck.py {})\n",
+               printable(opt.dump), printable(opt.dump));
   }
   if (!ok) throw Error("gradcheck: a quantity exceeds its tolerance (see above)");
 }
@@ -423,10 +424,13 @@ void register_gradcheck_command(CLI::App& app) {
       "gradcheck", "Check the gradient kernels (Q, dQ/da, actor VJP and JVP, critic gradient) against float64 finite differences");
   sub->add_option("--env", opt->env, "Env whose dimensions and action bounds the networks take")->capture_default_str();
   sub->add_option("--hidden", opt->hidden, "Hidden widths, comma-separated")->capture_default_str();
-  sub->add_option("--batch", opt->batch, "Batch size")->capture_default_str();
-  sub->add_option("--members", opt->members, "Ensemble members E")->capture_default_str();
-  sub->add_option("--seed", opt->seed, "Seed of the parameters and the batch")->capture_default_str();
-  sub->add_option("--dump", opt->dump, "Write inputs, parameters and outputs as .npy files and index.json here");
+  sub->add_option("--batch", opt->batch, "Batch size")->capture_default_str()->check(CLI::Range(1, 65536));
+  sub->add_option("--members", opt->members, "Ensemble members E")->capture_default_str()->check(CLI::Range(1, 4096));
+  sub->add_option("--seed", opt->seed, "Seed of the parameters and the batch")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{9007199254740992}));
+  sub->add_option("--dump", opt->dump, "Write inputs, parameters and outputs as .npy files and index.json here")
+      ->check(non_empty());
   sub->add_option("--device", opt->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   sub->add_flag("--layer-norm", opt->layer_norm, "LayerNorm (gain, shift) before every hidden ReLU of both networks");
   add_command(sub, [opt] { run_gradcheck(*opt); });

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <iostream>
+#include <limits>
+#include <optional>
 
 #include "host/cli/commands.h"
 #include "host/learn/train_config.h"
@@ -18,7 +20,7 @@ namespace {
 struct TrainArgs {
   std::string env, algo, config, device = "auto", out, resume;
   std::vector<std::string> set;
-  int64_t seed = -1, agents = -1;
+  std::optional<int64_t> seed, agents;
   bool print_options = false;
 };
 
@@ -30,7 +32,7 @@ void run_train(const TrainArgs& a) {
   namespace fs = std::filesystem;
   Config cfg = [&] {
     if (!a.resume.empty()) {
-      ACX_USAGE_CHECK(a.env.empty() && a.algo.empty() && a.config.empty() && a.seed < 0 && a.agents < 0,
+      ACX_USAGE_CHECK(a.env.empty() && a.algo.empty() && a.config.empty() && !a.seed && !a.agents,
                       "--resume takes the run's own config.toml; drop --env/--algo/--config/--seed/--agents");
       const std::string path = (fs::path(a.resume) / "config.toml").string();
       ACX_USAGE_CHECK(fs::exists(path), "cannot resume: " + path + " does not exist");
@@ -39,34 +41,34 @@ void run_train(const TrainArgs& a) {
       // A resumed run may only be made longer: every other option is the run's.
       for (const std::string& o : a.set) {
         ACX_USAGE_CHECK(o.rfind("run.total_env_steps=", 0) == 0,
-                        "--set " + o + ": with --resume only run.total_env_steps may be changed");
+                        "--set " + quote_input(o) + ": with --resume only run.total_env_steps may be changed");
         c.apply_override(o);
       }
       return c;
     }
     Config c = resolve_train_config(a.env, a.config, a.set);
     if (!a.algo.empty()) c.apply_override("algo.name=\"" + a.algo + "\"");
-    if (a.seed >= 0) c.set("run.seed", a.seed, "--seed");
-    if (a.agents >= 0) c.apply_override("run.agents=" + std::to_string(a.agents));
+    if (a.seed) c.set("run.seed", *a.seed, "--seed");
+    if (a.agents) c.set("run.agents", *a.agents, "--agents");
     return c;
   }();
   const std::string out = !a.resume.empty() ? a.resume
                           : !a.out.empty()  ? a.out
                                             : fmt::format("runs/{}-{}-seed{}", cfg.get_string("env.name"),
                                                           cfg.get_string("algo.name"), cfg.get_int("run.seed"));
-  const Device dev = Device::create(a.device, static_cast<int>(cfg.get_int("run.threads")), &std::cerr);
+  const Device dev = Device::create(a.device, cfg.get_int32("run.threads"), &std::cerr);
   train(dev, std::move(cfg), out, !a.resume.empty());
 }
 
 struct EvalArgs {
   std::string checkpoint, device = "auto";
   int episodes = 10;
-  uint64_t seed = 12345;
+  int64_t seed = 12345;
 };
 
 void run_eval(const EvalArgs& a) {
   const Device dev = Device::create(a.device, 0, &std::cerr);
-  const EvalResult r = evaluate_checkpoint(dev, a.checkpoint, a.episodes, a.seed);
+  const EvalResult r = evaluate_checkpoint(dev, a.checkpoint, a.episodes, static_cast<uint64_t>(a.seed));
   nlohmann::json j;
   j["checkpoint"] = a.checkpoint;
   j["env"] = r.env;
@@ -80,7 +82,8 @@ void run_eval(const EvalArgs& a) {
     j["lqr_cost_ratio_per_agent"] = r.lqr_cost_ratio;
     j["lqr_optimal_return"] = r.lqr_optimal_return;
   }
-  std::cout << j.dump(2) << "\n";
+  // Invalid UTF-8 in the checkpoint's path is replaced, not a failure to print.
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace
@@ -93,11 +96,13 @@ void register_train_commands(CLI::App& app) {
   train->add_option("--config", t.config, "TOML file of options")->check(CLI::ExistingFile);
   train->add_option("--set", t.set, "key=value override, repeatable (e.g. --set algo.batch_size=512)");
   train->add_option("--device", t.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  train->add_option("--seed", t.seed, "run.seed")->check(CLI::NonNegativeNumber);
-  train->add_option("--agents", t.agents, "run.agents: independent agents trained together")
-      ->check(CLI::PositiveNumber);
-  train->add_option("--out", t.out, "Run directory (default runs/ENV-ALGO-seedS)");
-  train->add_option("--resume", t.resume, "Continue the run in this directory from its checkpoint");
+  // --seed and --agents are checked by the settings' ranges (run.seed, run.agents).
+  train->add_option("--seed", t.seed, "run.seed");
+  train->add_option("--agents", t.agents, "run.agents: independent agents trained together");
+  train->add_option("--out", t.out, "Run directory (default runs/ENV-ALGO-seedS)")->check(non_empty());
+  train->add_option("--resume", t.resume, "Continue the run in this directory from its checkpoint (or start it over "
+                                          "from its config.toml when it stopped before its first checkpoint)")
+      ->check(non_empty());
   train->add_flag("--print-options", t.print_options, "Print every option with its default as Markdown and exit");
   add_command(train, [] { run_train(t); });
 
@@ -106,9 +111,11 @@ void register_train_commands(CLI::App& app) {
   ev->add_option("--checkpoint", e.checkpoint, "checkpoint.safetensors written by acx train")
       ->required()
       ->check(CLI::ExistingFile);
-  ev->add_option("--episodes", e.episodes, "Episodes per agent")->capture_default_str()->check(CLI::PositiveNumber);
+  ev->add_option("--episodes", e.episodes, "Episodes per agent")->capture_default_str()->check(CLI::Range(1, 100000));
   ev->add_option("--device", e.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  ev->add_option("--seed", e.seed, "Seed of the evaluation envs")->capture_default_str();
+  ev->add_option("--seed", e.seed, "Seed of the evaluation envs")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   add_command(ev, [] { run_eval(e); });
 }
 

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <map>
 
 #include "kernels/runtime/error.h"
@@ -16,6 +17,22 @@ std::map<const CLI::App*, CommandRunner>& runners() {
 }  // namespace
 
 void add_command(CLI::App* sub, CommandRunner run) { runners()[sub] = std::move(run); }
+
+const CLI::Validator& non_empty() {
+  static const CLI::Validator v([](std::string& s) { return s.empty() ? std::string("is empty") : std::string(); },
+                                "NOT EMPTY");
+  return v;
+}
+
+void prepare_output_dir(const std::string& dir, const std::string& option) {
+  namespace fs = std::filesystem;
+  ACX_USAGE_CHECK(!dir.empty(), option + " is empty: give a directory");
+  std::error_code ec;
+  ACX_USAGE_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec),
+                  option + " " + quote_input(dir) + " is a file, not a directory");
+  fs::create_directories(dir, ec);
+  ACX_USAGE_CHECK(!ec, "cannot create the " + option + " directory " + quote_input(dir) + ": " + ec.message());
+}
 
 void register_commands(CLI::App& app) {
   register_devices_command(app);

@@ -10,10 +10,12 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 namespace CLI {
 class App;
-}
+class Validator;
+}  // namespace CLI
 
 namespace acx {
 
@@ -24,6 +26,13 @@ void run_selected_command(CLI::App& app);
 // Each command file provides one of these; register_commands calls them.
 using CommandRunner = std::function<void()>;
 void add_command(CLI::App* sub, CommandRunner run);
+
+// A CLI11 check that refuses an empty value ("--out ''" must not mean the default).
+const CLI::Validator& non_empty();
+
+// The directory an option names for output, created if absent: UsageError
+// when it is empty, names an existing file, or cannot be created.
+void prepare_output_dir(const std::string& dir, const std::string& option);
 
 void register_devices_command(CLI::App& app);
 void register_envs_commands(CLI::App& app);

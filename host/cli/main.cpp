@@ -1,6 +1,8 @@
 // acx: the command-line entry point. Every command is a CLI11 subcommand;
 // any error becomes one line on stderr and an exit code: 2 for usage errors
-// (a wrong flag, a bad value, bad input files), 1 for runtime errors.
+// (a wrong flag, a bad value, bad input files), 1 for runtime errors. The
+// line goes through printable(): whatever input a message echoes, it cannot
+// drive the terminal or run to megabytes.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -25,7 +27,7 @@ int main(int argc, char** argv) {
       names += (names.empty() ? "" : ", ") + sub->get_name();
     }
     if (!known) {
-      std::cerr << "acx: error: unknown command '" << argv[1] << "' (commands: " << names << ")\n";
+      std::cerr << "acx: error: unknown command " << acx::quote_input(argv[1]) << " (commands: " << names << ")\n";
       return 2;
     }
   }
@@ -39,17 +41,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "acx: error: " << e.what() << " (see acx --help)\n";
+    std::cerr << "acx: error: " << acx::printable(e.what()) << " (see acx --help)\n";
     return 2;
   }
 
   try {
     acx::run_selected_command(app);
   } catch (const acx::UsageError& e) {
-    std::cerr << "acx: error: " << e.what() << "\n";
+    std::cerr << "acx: error: " << acx::printable(e.what()) << "\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "acx: error: " << e.what() << "\n";
+    std::cerr << "acx: error: " << acx::printable(e.what()) << "\n";
     return 1;
   }
   return 0;

@@ -7,12 +7,13 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <charconv>
-#include <fstream>
 #include <cmath>
 #include <map>
 #include <sstream>
 
+#include "host/io/read_file.h"
 #include "kernels/runtime/error.h"
 
 namespace acx {
@@ -110,6 +111,17 @@ std::string toml_string_literal(std::string_view s) {
 
 ConfigType type_of(const ConfigValue& v) { return static_cast<ConfigType>(v.index()); }
 
+// A value as an error message shows it: its TOML text (strings escaped),
+// cut after kQuotedMaxBytes with a note, so a 50 MB value is not echoed whole.
+std::string message_value(const ConfigValue& v) { return printable(config_value_toml(v), kQuotedMaxBytes); }
+
+// Every float setting feeds float32 math: finite, and within float32's range.
+std::string float_violation(double x) {
+  if (std::isnan(x)) return "must be a number, not nan";
+  if (!std::isfinite(x) || std::fabs(x) > FLT_MAX) return "must be a finite number within float32's range";
+  return "";
+}
+
 bool is_list(ConfigType t) { return t == ConfigType::kIntList || t == ConfigType::kFloatList; }
 
 // "[a, b, c]", each element by text.
@@ -125,7 +137,7 @@ std::string violation(const ConfigEntry& entry, const ConfigValue& value) {
   switch (entry.type) {
     case ConfigType::kFloat: {
       const double x = std::get<double>(value);
-      if (std::isnan(x)) return "must be a number, not nan";
+      if (const std::string f = float_violation(x); !f.empty()) return f;
       if (!entry.range.contains(x)) return "must be " + entry.range.describe();
       return "";
     }
@@ -138,7 +150,7 @@ std::string violation(const ConfigEntry& entry, const ConfigValue& value) {
       return "";
     case ConfigType::kFloatList:
       for (double x : std::get<std::vector<double>>(value)) {
-        if (std::isnan(x)) return "must hold numbers, not nan";
+        if (const std::string f = float_violation(x); !f.empty()) return "every element " + f;
         if (!entry.range.contains(x)) return "must have every element " + entry.range.describe();
       }
       return "";
@@ -177,9 +189,7 @@ std::string describe_node(const toml::node& node) {
     default: what = "a date/time"; break;
   }
   node.visit([&](auto&& n) { text << n; });
-  std::string shown = text.str();
-  if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
-  return std::string(what) + " (" + shown + ")";
+  return std::string(what) + " (" + printable(text.str(), 40) + ")";
 }
 
 std::string expected_text(ConfigType type) {
@@ -495,6 +505,13 @@ const ConfigValue& Config::get_typed(std::string_view key, ConfigType type) cons
 
 double Config::get_float(std::string_view key) const { return std::get<double>(get_typed(key, ConfigType::kFloat)); }
 int64_t Config::get_int(std::string_view key) const { return std::get<int64_t>(get_typed(key, ConfigType::kInt)); }
+int Config::get_int32(std::string_view key) const {
+  const int64_t v = get_int(key);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+    throw_error(__FILE__, __LINE__,
+                "config key '" + std::string(key) + "' = " + std::to_string(v) + " does not fit in an int");
+  return static_cast<int>(v);
+}
 bool Config::get_bool(std::string_view key) const { return std::get<bool>(get_typed(key, ConfigType::kBool)); }
 const std::string& Config::get_string(std::string_view key) const {
   return std::get<std::string>(get_typed(key, ConfigType::kString));
@@ -518,19 +535,12 @@ void Config::set(std::string_view key, ConfigValue value, const std::string& ori
                 "config key '" + e.key + "' is a " + config_type_name(e.type) + ", set from code as a " +
                     config_type_name(type_of(value)));
   const std::string why = violation(e, value);
-  if (!why.empty()) throw UsageError(origin + ": " + e.key + " = " + config_value_toml(value) + " " + why);
+  if (!why.empty()) throw UsageError(origin + ": " + e.key + " = " + message_value(value) + " " + why);
   values_[i] = std::move(value);
   origins_[i] = origin;
 }
 
-void Config::load_toml(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(path + ": cannot open the config file for reading");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw UsageError(path + ": read error");
-  load_toml_string(text.str(), path);
-}
+void Config::load_toml(const std::string& path) { load_toml_string(read_file(path, kMaxFileBytes, "config file"), path); }
 
 void Config::load_toml_string(std::string_view text, const std::string& source_name) {
   toml::table root;
@@ -566,7 +576,7 @@ void Config::load_toml_string(std::string_view text, const std::string& source_n
         continue;
       }
       if (!entry)
-        throw UsageError(place(source_name, toml_key.source()) + ": unknown key '" + key + "'" +
+        throw UsageError(place(source_name, toml_key.source()) + ": unknown key " + quote_input(key) +
                          suggestion(schema_.close_matches(key)));
       ConfigValue value;
       if (!node_value(node, entry->type, &value))
@@ -574,7 +584,7 @@ void Config::load_toml_string(std::string_view text, const std::string& source_n
                          ", got " + describe_node(node));
       const std::string why = violation(*entry, value);
       if (!why.empty())
-        throw UsageError(place(source_name, node.source()) + ": " + key + " = " + config_value_toml(value) + " " + why);
+        throw UsageError(place(source_name, node.source()) + ": " + key + " = " + message_value(value) + " " + why);
       const size_t i = static_cast<size_t>(entry - schema_.entries().data());
       values[i] = std::move(value);
       origins[i] = fmt::format("{}:{}", source_name, node.source().begin.line);
@@ -586,22 +596,22 @@ void Config::load_toml_string(std::string_view text, const std::string& source_n
 }
 
 void Config::apply_override(std::string_view assignment) {
-  const std::string arg = "--set " + std::string(assignment);
+  const std::string arg = "--set " + quote_input(assignment);
   const size_t eq = assignment.find('=');
   if (eq == std::string_view::npos)
     throw UsageError(arg + ": expected key=value, e.g. --set algo.gamma=0.98");
   const std::string key(trim(assignment.substr(0, eq)));
   const std::string_view text = trim(assignment.substr(eq + 1));
   const ConfigEntry* entry = schema_.find(key);
-  if (!entry) throw UsageError(arg + ": unknown key '" + key + "'" + suggestion(schema_.close_matches(key)));
+  if (!entry) throw UsageError(arg + ": unknown key " + quote_input(key) + suggestion(schema_.close_matches(key)));
   ConfigValue value;
   if (!text_value(text, entry->type, &value))
     throw UsageError(arg + ": " + key + " must be " + expected_text(entry->type) +
                      (entry->type == ConfigType::kIntList ? " (like 256,256)" : "") +
-                     (entry->type == ConfigType::kFloatList ? " (like [3e-4, 1e-3])" : "") + ", got '" +
-                     std::string(text) + "'");
+                     (entry->type == ConfigType::kFloatList ? " (like [3e-4, 1e-3])" : "") + ", got " +
+                     quote_input(text));
   const std::string why = violation(*entry, value);
-  if (!why.empty()) throw UsageError(arg + ": " + key + " = " + config_value_toml(value) + " " + why);
+  if (!why.empty()) throw UsageError(arg + ": " + key + " = " + message_value(value) + " " + why);
   const size_t i = static_cast<size_t>(entry - schema_.entries().data());
   values_[i] = std::move(value);
   origins_[i] = "--set";

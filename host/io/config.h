@@ -13,7 +13,10 @@
 //
 // Errors: what the user wrote wrong (an unknown key, with the close matches;
 // a wrong type; a value out of range; TOML syntax) is acx::UsageError naming
-// the file, line and column (or the --set argument) and the key. Asking the
+// the file, line and column (or the --set argument) and the key. Float
+// settings are finite and within float32's range: the engine computes in
+// float32, and no setting gives infinity a meaning. Echoed values are escaped
+// and cut (acx::quote_input). Asking the
 // Config for a key the schema does not have, or with the wrong type, is a
 // programming error: acx::Error.
 #pragma once
@@ -102,6 +105,10 @@ class Config {
   // Getters: acx::Error for an undeclared key or another type.
   double get_float(std::string_view key) const;
   int64_t get_int(std::string_view key) const;
+  // An int setting read into an int: acx::Error if it does not fit (the
+  // schema's range should have kept it within; this catches a key whose
+  // range does not).
+  int get_int32(std::string_view key) const;
   bool get_bool(std::string_view key) const;
   const std::string& get_string(std::string_view key) const;
   const std::vector<int64_t>& get_int_list(std::string_view key) const;
@@ -112,7 +119,9 @@ class Config {
   // validated like a file's value; `origin` names it in errors ("--seed").
   void set(std::string_view key, ConfigValue value, const std::string& origin);
 
-  // Merges a TOML file over the current values. Keys not in the file keep theirs.
+  // Merges a TOML file over the current values. Keys not in the file keep
+  // theirs. The file is at most kMaxFileBytes (host/io/read_file.h).
+  static constexpr uint64_t kMaxFileBytes = uint64_t{16} << 20;  // 16 MiB
   void load_toml(const std::string& path);
   // The same for TOML text; `source_name` stands for the file in errors.
   void load_toml_string(std::string_view text, const std::string& source_name);

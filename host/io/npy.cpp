@@ -2,6 +2,7 @@
 // keys NumPy writes are accepted: 'descr', 'fortran_order', 'shape'.
 #include "host/io/npy.h"
 
+#include "host/io/read_file.h"
 #include "kernels/runtime/error.h"
 
 #include <bit>
@@ -42,15 +43,15 @@ struct HeaderParser {
   }
   void expect(char c) {
     if (!consume(c)) fail(name, std::string("malformed header (expected '") + c + "' at offset " +
-                                    std::to_string(pos) + "): " + text);
+                                    std::to_string(pos) + "): " + quote_input(text));
   }
   std::string string_literal() {
     skip_space();
     if (pos >= text.size() || (text[pos] != '\'' && text[pos] != '"'))
-      fail(name, "malformed header (expected a string): " + text);
+      fail(name, "malformed header (expected a string): " + quote_input(text));
     const char quote = text[pos++];
     const size_t end = text.find(quote, pos);
-    if (end == std::string::npos) fail(name, "malformed header (unterminated string): " + text);
+    if (end == std::string::npos) fail(name, "malformed header (unterminated string): " + quote_input(text));
     std::string s = text.substr(pos, end - pos);
     pos = end + 1;
     return s;
@@ -65,7 +66,7 @@ struct HeaderParser {
       pos += 5;
       return false;
     }
-    fail(name, "malformed header (expected True or False): " + text);
+    fail(name, "malformed header (expected True or False): " + quote_input(text));
   }
   std::vector<int64_t> shape_tuple() {
     expect('(');
@@ -74,7 +75,7 @@ struct HeaderParser {
       skip_space();
       size_t start = pos;
       while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) ++pos;
-      if (start == pos || pos - start > 15) fail(name, "malformed header (bad shape): " + text);
+      if (start == pos || pos - start > 15) fail(name, "malformed header (bad shape): " + quote_input(text));
       shape.push_back(std::stoll(text.substr(start, pos - start)));
       if (!consume(',')) {
         expect(')');
@@ -91,8 +92,8 @@ DType parse_descr(const std::string& descr, const std::string& name) {
   if (descr == "|u1" || descr == "<u1" || descr == "|b1") return DType::kUInt8;
   if (descr == "<i4") return DType::kInt32;
   if (!descr.empty() && descr[0] == '>')
-    fail(name, "dtype '" + descr + "' is big-endian; save it little-endian (arr.astype('<f4'))");
-  fail(name, "dtype '" + descr + "' is not one of float32 (<f4), float64 (<f8), uint8 (|u1), bool (|b1), int32 (<i4)");
+    fail(name, "dtype " + quote_input(descr) + " is big-endian; save it little-endian (arr.astype('<f4'))");
+  fail(name, "dtype " + quote_input(descr) + " is not one of float32 (<f4), float64 (<f8), uint8 (|u1), bool (|b1), int32 (<i4)");
 }
 
 const char* descr_of(DType d) {
@@ -193,14 +194,14 @@ Array parse(const unsigned char* bytes, size_t n_bytes, const std::string& name)
       a.shape = hp.shape_tuple();
       has_shape = true;
     } else {
-      fail(name, "unexpected or repeated header key '" + key + "'");
+      fail(name, "unexpected or repeated header key " + quote_input(key));
     }
     if (!hp.consume(',')) {
       hp.expect('}');
       break;
     }
   }
-  if (!has_descr || !has_order || !has_shape) fail(name, "header lacks descr, fortran_order or shape: " + header);
+  if (!has_descr || !has_order || !has_shape) fail(name, "header lacks descr, fortran_order or shape: " + quote_input(header));
   if (fortran) fail(name, "Fortran order is not supported; save a C-order array (np.ascontiguousarray)");
   a.dtype = parse_descr(descr, name);
 
@@ -221,11 +222,8 @@ Array parse(const unsigned char* bytes, size_t n_bytes, const std::string& name)
 }
 
 Array read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_usage_error(path + ": cannot open for reading");
-  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw_usage_error(path + ": read error");
-  return parse(bytes.data(), bytes.size(), path);
+  const std::string bytes = read_file(path, kMaxFileBytes, ".npy file");
+  return parse(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), quote_input(path));
 }
 
 void expect_shape(const Array& a, const std::vector<int64_t>& shape, const std::string& name) {

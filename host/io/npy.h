@@ -30,6 +30,9 @@ struct Array {
   std::vector<double> to_float64() const;
 };
 
+// The largest file read() takes (a regular file; see host/io/read_file.h).
+constexpr uint64_t kMaxFileBytes = uint64_t{4} << 30;  // 4 GiB
+
 // Reads and checks a file; errors name the path.
 Array read(const std::string& path);
 

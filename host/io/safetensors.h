@@ -8,11 +8,19 @@
 // Offsets are relative to the start of the data section; the tensors tile it
 // exactly (no gaps, no overlaps, nothing after the last one).
 //
+// Checksums. save_safetensors adds the metadata entry "crc32": a JSON object
+// of the CRC-32 (zlib's, as Python's zlib.crc32 computes it; 8 hex digits)
+// of each tensor's bytes, and under "__metadata__" of the other metadata
+// entries (each key, NUL, value, NUL, in key order). Loading verifies every
+// checksum of what it reads, so a flipped bit anywhere in a file is reported
+// as corruption, by tensor name. Files of other writers have no "crc32" and
+// load unverified (checksummed() says which).
+//
 // Errors. Saving: acx::Error. Loading:
 //  - a file that breaks the format: acx::Error "corrupt checkpoint PATH: ..."
 //    naming what is wrong (too short, absurd header length, header not a JSON
 //    object, unknown dtype, offsets out of range / overlapping / not matching
-//    dtype x shape, trailing bytes);
+//    dtype x shape, trailing bytes, a checksum that does not match);
 //  - a well-formed file that is not the checkpoint the caller expects (a
 //    missing tensor, another dtype or shape) or a path that cannot be opened:
 //    acx::UsageError naming the file, the tensor, what was wanted and found.
@@ -20,8 +28,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -62,14 +72,31 @@ struct Tensor {
   std::vector<T> values() const;
 };
 
-// A loaded file: every tensor in memory, in data-offset order.
+// A tensor as the header describes it.
+struct TensorInfo {
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+};
+
+// Which tensors a load reads into memory (the header is always read and
+// checked whole). Empty: all of them.
+using TensorFilter = std::function<bool(const std::string& name)>;
+
+// A loaded file: the tensors asked for in memory, in data-offset order.
 class SafetensorsFile {
  public:
   const std::string& path() const { return path_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::vector<Tensor>& tensors() const { return tensors_; }
+  // Whether the file carries the "crc32" entry (verified when it does).
+  bool checksummed() const { return checksummed_; }
 
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  // Every tensor of the file, read or not, as its header describes it.
+  const std::map<std::string, TensorInfo>& header() const { return header_; }
+  // Checks the header's dtype and shape of `name` (read or not): UsageError
+  // naming the file, the tensor, what was wanted and what it is.
+  void expect_header(const std::string& name, DType dtype, const std::vector<int64_t>& shape) const;
   // Throws acx::UsageError naming the file, the tensor and the tensors it has.
   const Tensor& get(const std::string& name) const;
   // get(), then checks dtype and shape; throws naming file, tensor, wanted and found.
@@ -78,11 +105,14 @@ class SafetensorsFile {
   const std::string& meta(const std::string& key) const;
 
  private:
-  friend SafetensorsFile load_safetensors(const std::string& path);
+  template <class Source>
+  friend SafetensorsFile load_from(Source& source, uint64_t size, const std::string& path, const TensorFilter& want);
   std::string path_;
   std::map<std::string, std::string> metadata_;
   std::vector<Tensor> tensors_;
   std::unordered_map<std::string, size_t> index_;
+  std::map<std::string, TensorInfo> header_;
+  bool checksummed_ = false;
 };
 
 // Writes the file atomically (host/io/atomic_file.h): PATH is either the old
@@ -95,7 +125,14 @@ void save_safetensors(const std::string& path, const std::vector<Tensor>& tensor
 // The JSON header text save_safetensors writes (padded), for tests and tools.
 std::string header_json(const std::vector<Tensor>& tensors, const std::map<std::string, std::string>& metadata);
 
-SafetensorsFile load_safetensors(const std::string& path);
+// Reads PATH (a regular file): the header, then the tensors `want` names.
+SafetensorsFile load_safetensors(const std::string& path, const TensorFilter& want = {});
+// The same from bytes in memory (fuzzing, tests); `name` stands for the path.
+SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& name, const TensorFilter& want = {});
+
+// The metadata key of the checksums, and the CRC-32 save and load compute.
+inline constexpr const char* kChecksumKey = "crc32";
+uint32_t crc32_of(const void* data, size_t n);
 
 // The header limit (the reference implementation's, too): a larger length
 // field is corruption, not a header.

@@ -42,7 +42,7 @@ const char* algo_name(Algo a) { return a == Algo::kTd3 ? "td3" : "ddpg"; }
 Algo parse_algo(const std::string& s) {
   if (s == "td3") return Algo::kTd3;
   if (s == "ddpg") return Algo::kDdpg;
-  throw UsageError("unknown algorithm '" + s + "': expected td3 or ddpg");
+  throw UsageError("unknown algorithm " + quote_input(s) + ": expected td3 or ddpg");
 }
 
 Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
@@ -222,25 +222,36 @@ AgentStats Agent::stats() const {
   return s;
 }
 
-std::vector<StateTensor> Agent::state() {
-  const int64_t pa = actor_.n_params(), pc = critic_.n_params();
-  const int64_t ec = static_cast<int64_t>(n_q()) * K_;
+std::vector<StateShape> Agent::state_shapes(const EnvInfo& env, const AgentConfig& cfg) {
+  const int64_t pa = mlp_layout(actor_spec(env, cfg)).n_params, pc = mlp_layout(critic_spec(env, cfg)).n_params;
+  const int64_t K = cfg.n_agents, ec = static_cast<int64_t>(cfg.algo == Algo::kTd3 ? 2 : 1) * K;
   return {
-      {"actor.params", {K_, pa}, actor_params_.data()},
-      {"actor_target.params", {K_, pa}, actor_target_.data()},
-      {"actor_opt.m", {K_, pa}, actor_m_.data()},
-      {"actor_opt.v", {K_, pa}, actor_v_.data()},
-      {"critic.params", {ec, pc}, critic_params_.data()},
-      {"critic_target.params", {ec, pc}, critic_target_.data()},
-      {"critic_opt.m", {ec, pc}, critic_m_.data()},
-      {"critic_opt.v", {ec, pc}, critic_v_.data()},
+      {"actor.params", {K, pa}},         {"actor_target.params", {K, pa}},  {"actor_opt.m", {K, pa}},
+      {"actor_opt.v", {K, pa}},          {"critic.params", {ec, pc}},       {"critic_target.params", {ec, pc}},
+      {"critic_opt.m", {ec, pc}},        {"critic_opt.v", {ec, pc}},
   };
 }
 
-size_t Agent::bytes() const {
-  const int64_t pa = actor_.n_params(), pc = critic_.n_params();
-  const int64_t ec = static_cast<int64_t>(n_q()) * K_;
-  return sizeof(float) * (5 * K_ * pa + 5 * ec * pc);  // params, target, m, v, grad
+std::vector<StateTensor> Agent::state() {
+  float* const data[] = {actor_params_.data(), actor_target_.data(), actor_m_.data(),  actor_v_.data(),
+                         critic_params_.data(), critic_target_.data(), critic_m_.data(), critic_v_.data()};
+  std::vector<StateTensor> out;
+  const std::vector<StateShape> shapes = state_shapes(env_, cfg_);
+  for (size_t i = 0; i < shapes.size(); ++i) out.push_back({shapes[i].name, shapes[i].shape, data[i]});
+  return out;
 }
+
+int64_t Agent::bytes_for(const EnvInfo& env, const AgentConfig& cfg) {
+  // Per network: parameters, target, Adam's m and v (the state), and the gradient.
+  int64_t n = 0;
+  for (const StateShape& s : state_shapes(env, cfg)) {
+    const int64_t floats = checked_product({s.shape[0], s.shape[1]}, "network parameters");
+    n += s.name.find(".params") != std::string::npos && s.name.find("_target") == std::string::npos ? 2 * floats
+                                                                                                     : floats;
+  }
+  return checked_product({n, static_cast<int64_t>(sizeof(float))}, "network bytes");
+}
+
+size_t Agent::bytes() const { return static_cast<size_t>(bytes_for(env_, cfg_)); }
 
 }  // namespace acx

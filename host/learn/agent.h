@@ -76,6 +76,12 @@ struct StateTensor {
   float* data;  // device
 };
 
+// The name and shape of each tensor of Agent::state(), in its order.
+struct StateShape {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
 class Agent {
  public:
   Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg);
@@ -103,8 +109,13 @@ class Agent {
   AgentStats stats() const;
   // Everything a checkpoint must hold to resume bit for bit.
   std::vector<StateTensor> state();
-  // Bytes of device memory the agent holds.
+  // The shapes of state() from the env and config alone, nothing allocated:
+  // a checkpoint is checked against them before an Agent is built from it.
+  static std::vector<StateShape> state_shapes(const EnvInfo& env, const AgentConfig& cfg);
+  // Bytes of device memory the agent holds, and would hold for `cfg`
+  // (computed before building one; UsageError past 64 bits).
   size_t bytes() const;
+  static int64_t bytes_for(const EnvInfo& env, const AgentConfig& cfg);
 
  private:
   void ensure_act_tape(int64_t n);

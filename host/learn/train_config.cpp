@@ -2,14 +2,24 @@
 
 #include <fmt/format.h>
 
+#include "kernels/runtime/error.h"
+
 namespace acx {
+
+namespace {
+// Settings read into an int stay within one; counts of steps within 1e15
+// (so that products with env counts and update ratios stay within int64);
+// the seed within what a double (TOML's and JSON's numbers) holds exactly.
+constexpr double kMaxInt32 = 2147483647.0;
+constexpr double kMaxInt53 = 9007199254740992.0;
+}  // namespace
 
 ConfigSchema train_schema() {
   ConfigSchema s;
   // env
   s.add_string("env.name", "pendulum", "environment (see acx envs)");
   s.add_int("env.n_envs", 16, "environments stepped together per agent", Range::closed(1, 1 << 24));
-  s.add_int("env.max_steps", 0, "time limit per episode; 0: the env's own", Range::at_least(0));
+  s.add_int("env.max_steps", 0, "time limit per episode; 0: the env's own", Range::closed(0, kMaxInt32));
   // algorithm
   s.add_string("algo.name", "td3", "td3 or ddpg", {"td3", "ddpg"});
   s.add_float("algo.gamma", 0.99, "discount factor", Range::closed(0, 1));
@@ -21,9 +31,9 @@ ConfigSchema train_schema() {
   s.add_int("algo.n_step", 1, "n-step returns (cut at episode ends)", Range::closed(1, 100));
   s.add_int("algo.batch_size", 256, "samples per update, per agent", Range::closed(1, 1 << 20));
   s.add_float("algo.updates_per_step", 1.0, "updates per env step of one agent (update-to-data ratio)",
-              Range::above(0));
-  s.add_int("algo.learning_starts", 1000, "env steps per agent before the first update", Range::at_least(0));
-  s.add_int("algo.warmup_steps", 1000, "env steps per agent with uniform random actions", Range::at_least(0));
+              Range::left_open(0, 1000));
+  s.add_int("algo.learning_starts", 1000, "env steps per agent before the first update", Range::closed(0, 1e15));
+  s.add_int("algo.warmup_steps", 1000, "env steps per agent with uniform random actions", Range::closed(0, 1e15));
   s.add_string("algo.loss", "mse", "critic TD loss: mse or huber", {"mse", "huber"});
   s.add_float("algo.huber_delta", 1.0, "Huber loss threshold", Range::above(0));
   s.add_float("algo.max_grad_norm", 0.0, "per-network gradient norm clip; 0: off", Range::at_least(0));
@@ -45,24 +55,24 @@ ConfigSchema train_schema() {
               "per-env scales spread log-uniformly over [sigma_min, sigma]; < 0: every env uses sigma");
   s.add_float("explore.ou_theta", 0.15, "OU mean-reversion rate", Range::above(0));
   // replay and normalization
-  s.add_int("replay.capacity", 1000000, "transitions kept per agent", Range::at_least(1));
+  s.add_int("replay.capacity", 1000000, "transitions kept per agent", Range::closed(1, 1e12));
   s.add_bool("obs_norm.enabled", false, "normalize observations with running statistics");
   s.add_float("obs_norm.clip", 10.0, "clip normalized observations to [-clip, clip]", Range::above(0));
   // the run
-  s.add_int("run.seed", 1, "seed of everything (agent k uses seed + k)", Range::at_least(0));
+  s.add_int("run.seed", 1, "seed of everything (agent k uses seed + k)", Range::closed(0, kMaxInt53));
   s.add_int("run.agents", 1, "independent agents trained together (member dimension)", Range::closed(1, 4096));
-  s.add_int("run.total_env_steps", 30000, "env steps per agent to train for", Range::at_least(1));
+  s.add_int("run.total_env_steps", 30000, "env steps per agent to train for", Range::closed(1, 1e15));
   s.add_int("run.eval_every", 2000, "env steps per agent between evaluations; 0: only at the end",
             Range::at_least(0));
   s.add_int("run.eval_episodes", 10, "episodes per evaluation, per agent", Range::closed(1, 100000));
   s.add_int("run.eval_max_steps", 0,
             "time limit of evaluation episodes; 0: as env.max_steps (the env's own when that is 0)",
-            Range::at_least(0));
+            Range::closed(0, kMaxInt32));
   s.add_int("run.log_every", 1000, "env steps per agent between metrics rows", Range::at_least(1));
   s.add_int("run.checkpoint_every", 10000, "env steps per agent between checkpoints; 0: only at the end",
             Range::at_least(0));
   s.add_bool("run.save_replay", true, "store the replay buffer in checkpoints (needed for bitwise resume)");
-  s.add_int("run.threads", 0, "CPU threads (OpenMP and OpenBLAS); 0: all", Range::at_least(0));
+  s.add_int("run.threads", 0, "CPU threads (OpenMP and OpenBLAS); 0: all", Range::closed(0, 4096));
   // per-agent hyper-parameter variants (a sweep in one run)
   s.add_float_list("variants.actor_lr", {},
                    "per-agent actor learning rates, run.agents of them; empty: every agent uses optim.actor_lr",
@@ -153,6 +163,51 @@ std::string training_options_markdown() {
     for (const auto& [k, v] : env_defaults(env)) out += fmt::format("| {} | `{}` | `{}` |\n", env, k, v);
   }
   return out;
+}
+
+uint64_t mix_seed(uint64_t seed, uint64_t salt) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (salt + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A per-agent variant list: empty, or one value per agent (run.agents).
+std::vector<float> variant(const Config& c, const std::string& key) {
+  const std::vector<double>& v = c.get_float_list(key);
+  const int64_t k = c.get_int("run.agents");
+  ACX_USAGE_CHECK(v.empty() || static_cast<int64_t>(v.size()) == k,
+                  fmt::format("{} has {} value{} but run.agents is {}: give one per agent, or none", key, v.size(),
+                              v.size() == 1 ? "" : "s", k));
+  return std::vector<float>(v.begin(), v.end());
+}
+
+AgentConfig agent_config(const Config& c) {
+  AgentConfig a;
+  a.actor_lr_per_agent = variant(c, "variants.actor_lr");
+  a.critic_lr_per_agent = variant(c, "variants.critic_lr");
+  a.algo = parse_algo(c.get_string("algo.name"));
+  a.n_agents = c.get_int32("run.agents");
+  a.actor_hidden.clear();
+  a.critic_hidden.clear();
+  for (int64_t w : c.get_int_list("net.actor_hidden")) a.actor_hidden.push_back(static_cast<int>(w));
+  for (int64_t w : c.get_int_list("net.critic_hidden")) a.critic_hidden.push_back(static_cast<int>(w));
+  a.actor_lr = static_cast<float>(c.get_float("optim.actor_lr"));
+  a.critic_lr = static_cast<float>(c.get_float("optim.critic_lr"));
+  a.weight_decay = static_cast<float>(c.get_float("optim.weight_decay"));
+  a.tau = static_cast<float>(c.get_float("algo.tau"));
+  a.policy_delay = c.get_int32("algo.policy_delay");
+  a.target_noise = static_cast<float>(c.get_float("algo.target_noise"));
+  a.target_noise_clip = static_cast<float>(c.get_float("algo.target_noise_clip"));
+  a.max_grad_norm = static_cast<float>(c.get_float("algo.max_grad_norm"));
+  a.loss = c.get_string("algo.loss") == "huber" ? TdLoss::kHuber : TdLoss::kMse;
+  a.huber_delta = static_cast<float>(c.get_float("algo.huber_delta"));
+  a.batch = c.get_int32("algo.batch_size");
+  a.reward_scale = static_cast<float>(c.get_float("algo.reward_scale"));
+  a.final_init_bound = static_cast<float>(c.get_float("net.final_init_bound"));
+  a.seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltInit);
+  a.smoothing_seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltSmooth);
+  return a;
 }
 
 }  // namespace acx

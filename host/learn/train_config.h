@@ -8,10 +8,13 @@
 // the dedicated flags (--env, --algo, --seed, --agents, --device).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "host/io/config.h"
+#include "host/learn/agent.h"
 
 namespace acx {
 
@@ -22,5 +25,16 @@ const std::map<std::string, std::string>& env_defaults(const std::string& env);
 
 // docs/training.md's option table and per-env defaults (acx train --print-options).
 std::string training_options_markdown();
+
+// The seeds of the separate streams a run draws from, derived from run.seed.
+enum Salt : uint64_t { kSaltEnv = 1, kSaltExplore = 2, kSaltReplay = 3, kSaltSmooth = 4, kSaltEval = 5, kSaltInit = 6 };
+uint64_t mix_seed(uint64_t seed, uint64_t salt);
+
+// A per-agent variant list (variants.*): empty, or one value per agent;
+// UsageError for another count.
+std::vector<float> variant(const Config& c, const std::string& key);
+
+// The agents' settings of a config.
+AgentConfig agent_config(const Config& c);
 
 }  // namespace acx

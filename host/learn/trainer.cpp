@@ -3,20 +3,27 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
+#include <optional>
 
 #include "envs/lqr_riccati.h"
 #include "envs/vec_env.h"
 #include "host/io/atomic_file.h"
 #include "host/io/metrics.h"
+#include "host/io/run_lock.h"
 #include "host/io/safetensors.h"
 #include "host/learn/agent.h"
+#include "host/learn/checkpoint.h"
 #include "host/learn/train_config.h"
 #include "kernels/episode_stats.h"
 #include "kernels/explore.h"
@@ -31,56 +38,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kCheckpointFormat = "acx-checkpoint-1";
-constexpr const char* kCheckpointName = "checkpoint.safetensors";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Seeds of the separate streams a run draws from, derived from run.seed.
-uint64_t mix_seed(uint64_t seed, uint64_t salt) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (salt + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-enum Salt : uint64_t { kSaltEnv = 1, kSaltExplore = 2, kSaltReplay = 3, kSaltSmooth = 4, kSaltEval = 5, kSaltInit = 6 };
-
-// A per-agent variant list: empty, or one value per agent (run.agents).
-std::vector<float> variant(const Config& c, const std::string& key) {
-  const std::vector<double>& v = c.get_float_list(key);
-  const int64_t k = c.get_int("run.agents");
-  ACX_USAGE_CHECK(v.empty() || static_cast<int64_t>(v.size()) == k,
-                  fmt::format("{} has {} value{} but run.agents is {}: give one per agent, or none", key, v.size(),
-                              v.size() == 1 ? "" : "s", k));
-  return std::vector<float>(v.begin(), v.end());
-}
-
-AgentConfig agent_config(const Config& c) {
-  AgentConfig a;
-  a.actor_lr_per_agent = variant(c, "variants.actor_lr");
-  a.critic_lr_per_agent = variant(c, "variants.critic_lr");
-  a.algo = parse_algo(c.get_string("algo.name"));
-  a.n_agents = static_cast<int>(c.get_int("run.agents"));
-  a.actor_hidden.clear();
-  a.critic_hidden.clear();
-  for (int64_t w : c.get_int_list("net.actor_hidden")) a.actor_hidden.push_back(static_cast<int>(w));
-  for (int64_t w : c.get_int_list("net.critic_hidden")) a.critic_hidden.push_back(static_cast<int>(w));
-  a.actor_lr = static_cast<float>(c.get_float("optim.actor_lr"));
-  a.critic_lr = static_cast<float>(c.get_float("optim.critic_lr"));
-  a.weight_decay = static_cast<float>(c.get_float("optim.weight_decay"));
-  a.tau = static_cast<float>(c.get_float("algo.tau"));
-  a.policy_delay = static_cast<int>(c.get_int("algo.policy_delay"));
-  a.target_noise = static_cast<float>(c.get_float("algo.target_noise"));
-  a.target_noise_clip = static_cast<float>(c.get_float("algo.target_noise_clip"));
-  a.max_grad_norm = static_cast<float>(c.get_float("algo.max_grad_norm"));
-  a.loss = c.get_string("algo.loss") == "huber" ? TdLoss::kHuber : TdLoss::kMse;
-  a.huber_delta = static_cast<float>(c.get_float("algo.huber_delta"));
-  a.batch = static_cast<int>(c.get_int("algo.batch_size"));
-  a.reward_scale = static_cast<float>(c.get_float("algo.reward_scale"));
-  a.final_init_bound = static_cast<float>(c.get_float("net.final_init_bound"));
-  a.seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltInit);
-  a.smoothing_seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltSmooth);
-  return a;
-}
 
 safetensors::DType dtype_from_name(const std::string& name) {
   using safetensors::DType;
@@ -151,8 +109,8 @@ std::vector<double> lqr_cost_ratios(const EvalEpisodes& e, int n_agents) {
 
 // The time limit of evaluation episodes: run.eval_max_steps, else env.max_steps.
 int eval_max_steps(const Config& c) {
-  const int64_t e = c.get_int("run.eval_max_steps");
-  return static_cast<int>(e > 0 ? e : c.get_int("env.max_steps"));
+  const int e = c.get_int32("run.eval_max_steps");
+  return e > 0 ? e : c.get_int32("env.max_steps");
 }
 
 // Runs `episodes` episodes per agent with the deterministic policy on fresh
@@ -201,35 +159,101 @@ EvalEpisodes run_eval(const Device& dev, Agent& agent, const RunningNormalizer* 
   return out;
 }
 
-struct EvalRecord {
-  int64_t env_steps;
-  double wall_s, mean, std;
-  std::vector<double> per_agent;
-  std::vector<double> lqr_cost_ratio;  // per agent, lqr only
+// What a checkpoint read for resuming or evaluating has passed: its
+// metadata, its config (the one it was trained with) and the file with the
+// tensors asked for, all checked (host/learn/checkpoint.h) before anything
+// is allocated from them.
+struct CheckedCheckpoint {
+  safetensors::SafetensorsFile file;
+  CheckpointMeta meta;
+  Config config;
+  EnvInfo env;
 };
+
+CheckedCheckpoint read_checkpoint(const std::string& path, const safetensors::TensorFilter& want = {}) {
+  safetensors::SafetensorsFile f = safetensors::load_safetensors(path, want);
+  CheckpointMeta meta = parse_checkpoint_meta(f.metadata(), path);
+  if (!f.checksummed()) throw Error("corrupt checkpoint " + path + ": its checksums are missing");
+  Config cfg = checkpoint_config(meta, path);
+  const EnvInfo env = find_registered_env(cfg.get_string("env.name"));
+  check_checkpoint_meta(meta, cfg, env, path);
+  check_checkpoint_shapes(f, cfg, env);
+  check_finite_tensors(f);
+  return CheckedCheckpoint{std::move(f), std::move(meta), std::move(cfg), env};
+}
+
+// How a Run starts: from scratch, from the checkpoint in its directory, or
+// over from step 0 with the directory's config (a run that stopped before
+// its first checkpoint).
+enum class Start { kFresh, kResume, kRestart };
+
+// Refuses a run whose buffers cannot fit the device, naming what they need.
+void check_memory(const Device& dev, int64_t replay_bytes, int64_t agent_bytes, const Config& c) {
+  const uint64_t have = dev.memory_bytes();
+  const uint64_t need = static_cast<uint64_t>(replay_bytes) + static_cast<uint64_t>(agent_bytes);
+  if (need <= have) return;
+  throw UsageError(fmt::format(
+      "this run needs {:.3g} GB ({:.3g} GB of replay: replay.capacity {} x run.agents {}; {:.3g} GB of networks), "
+      "more than the {:.3g} GB of memory of {}: lower replay.capacity, run.agents or the network widths",
+      need / 1e9, replay_bytes / 1e9, c.get_int("replay.capacity"), c.get_int("run.agents"), agent_bytes / 1e9,
+      have / 1e9, dev.describe()));
+}
+
+// Draws learning_curve.png with tools/plot_learning_curve.py: a child
+// process from an argument vector (no shell: the directory's name is data,
+// never a command), its output discarded. Returns whether it succeeded.
+bool run_plot_script(const std::string& script, const std::string& dir) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  std::string python = "python3";
+  std::vector<char*> argv = {python.data(), const_cast<char*>(script.c_str()), const_cast<char*>(dir.c_str()), nullptr};
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, "python3", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return false;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return false;
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 class Run {
  public:
-  Run(const Device& dev, Config cfg, std::string out_dir, bool resume)
+  // Everything is checked before anything is allocated or written: the
+  // checkpoint (kResume), the run's length against it, the memory the
+  // buffers need. Then the buffers, the restored state, DIR/config.toml and
+  // the metrics files.
+  Run(const Device& dev, Config cfg, std::string out_dir, Start start)
       : dev_(dev), cfg_(std::move(cfg)), out_(std::move(out_dir)) {
     info_ = find_registered_env(cfg_.get_string("env.name"));
-    K_ = static_cast<int>(cfg_.get_int("run.agents"));
+    K_ = cfg_.get_int32("run.agents");
     N_ = cfg_.get_int("env.n_envs");
     seed_ = static_cast<uint64_t>(cfg_.get_int("run.seed"));
     total_ = cfg_.get_int("run.total_env_steps");
 
+    std::optional<CheckedCheckpoint> ckpt;
+    if (start == Start::kResume) {
+      ckpt = read_checkpoint((fs::path(out_) / kCheckpointName).string());
+      check_resumable(*ckpt);
+    }
+
     const AgentConfig acfg = agent_config(cfg_);
-    agent_ = std::make_unique<Agent>(dev_, info_, acfg);
-    env_ = make_vec_env(dev_, info_.name, K_ * N_);
-    if (cfg_.get_int("env.max_steps") > 0) env_->set_max_steps(static_cast<int>(cfg_.get_int("env.max_steps")));
     ReplayConfig rc;
-    rc.capacity = cfg_.get_int("replay.capacity") * K_;
-    rc.n_envs = K_ * N_;
+    rc.capacity = checked_product({cfg_.get_int("replay.capacity"), K_}, "replay.capacity x run.agents");
+    rc.n_envs = checked_product({K_, N_}, "run.agents x env.n_envs");
     rc.obs_dim = info_.obs_dim;
     rc.act_dim = info_.act_dim;
-    rc.n_step = static_cast<int>(cfg_.get_int("algo.n_step"));
+    rc.n_step = cfg_.get_int32("algo.n_step");
     rc.gamma = static_cast<float>(cfg_.get_float("algo.gamma"));
     rc.n_members = K_;
+    check_memory(dev_, ReplayBuffer::bytes_for(rc), Agent::bytes_for(info_, acfg), cfg_);
+
+    agent_ = std::make_unique<Agent>(dev_, info_, acfg);
+    env_ = make_vec_env(dev_, info_.name, K_ * N_);
+    if (cfg_.get_int("env.max_steps") > 0) env_->set_max_steps(cfg_.get_int32("env.max_steps"));
     replay_ = std::make_unique<ReplayBuffer>(dev_, rc);
     batch_ = std::make_unique<ReplayBatch>(replay_->make_batch(acfg.batch));
     if (cfg_.get_bool("obs_norm.enabled")) {
@@ -267,12 +291,15 @@ class Run {
     episode_sums_ = Buffer<double>(dev_, 3 * K_);
     episode_sums_.zero();
 
-    fs::create_directories(out_);
-    if (resume) {
-      load_checkpoint();
+    if (ckpt) {
+      restore(*ckpt);
     } else {
       env_->reset(mix_seed(seed_, kSaltEnv));
     }
+    write_file_atomic((fs::path(out_) / "config.toml").string(),
+                      cfg_.to_toml("acx train: the resolved configuration of this run. "
+                                   "`acx train --config` this file to repeat it."));
+    if (env_steps_ >= total_) return;  // a finished run: nothing is appended to its logs
     std::vector<MetricColumn> cols = {
         {"env_steps", MetricKind::kInt, ""},
         {"total_env_steps", MetricKind::kInt, "charts/total_env_steps"},
@@ -289,16 +316,24 @@ class Run {
         {"mean_q", MetricKind::kFloat32, "losses/mean_q"},
     };
     MetricsOptions mo;
-    if (resume) mo.resume_env_steps = env_steps_;
+    // Resuming keeps the rows up to the checkpoint; starting over keeps none.
+    if (start != Start::kFresh) mo.resume_env_steps = env_steps_;
     metrics_ = std::make_unique<MetricsWriter>(out_, cols, mo);
   }
 
   TrainResult run() {
+    if (env_steps_ >= total_) {
+      std::cerr << fmt::format("acx train: {} is complete at env step {} of run.total_env_steps {}; nothing to "
+                               "train (raise run.total_env_steps with --set to continue it); summary.json rewritten\n",
+                               printable(out_), env_steps_, total_);
+      return finish();
+    }
     const std::string header = fmt::format(
         "acx train: {} ({}), {} agent{} x {} envs on {}\n"
         "  replay {:.1f} MB, networks and optimizer {:.1f} MB, envs {:.1f} MB; {} env steps per agent; out {}\n",
         info_.name, cfg_.get_string("algo.name"), K_, K_ > 1 ? "s" : "", N_, dev_.describe(),
-        replay_->bytes() / 1e6, agent_->bytes() / 1e6, env_->bytes_per_env() * K_ * N_ / 1e6, total_, out_);
+        replay_->bytes() / 1e6, agent_->bytes() / 1e6, env_->bytes_per_env() * K_ * N_ / 1e6, total_,
+        printable(out_));
     std::cerr << header;
     ProgressLine progress;
     const auto t0 = std::chrono::steady_clock::now();
@@ -389,11 +424,8 @@ class Run {
                                                          a.done_length, episode_sums_.data()});
     env_steps_ += N_;
     // 4. the updates due at this env step
-    const int64_t starts = cfg_.get_int("algo.learning_starts");
     const int batch = agent_->config().batch;
-    if (env_steps_ < starts || replay_->size() / K_ < batch) return;
-    const double utd = cfg_.get_float("algo.updates_per_step");
-    const int64_t due = static_cast<int64_t>(std::floor(utd * static_cast<double>(env_steps_ - starts + N_)));
+    const int64_t due = updates_due(cfg_, env_steps_);
     const uint64_t replay_seed = mix_seed(seed_, kSaltReplay);
     while (agent_->n_updates() < due) {
       const uint64_t u = static_cast<uint64_t>(agent_->n_updates());
@@ -430,12 +462,12 @@ class Run {
   }
 
   void evaluate(double wall, double* mean, double* stdev) {
-    const int episodes = static_cast<int>(cfg_.get_int("run.eval_episodes"));
+    const int episodes = cfg_.get_int32("run.eval_episodes");
     const uint64_t seed = mix_seed(seed_ ^ static_cast<uint64_t>(env_steps_), kSaltEval);
     const EvalEpisodes e = run_eval(dev_, *agent_, norm_.get(), info_, K_, episodes, eval_max_steps(cfg_), seed);
     const std::vector<double>& r = e.returns;
     EvalRecord rec{env_steps_, wall, 0, 0, {}, lqr_cost_ratios(e, K_)};
-    lqr_optimal_return_ = e.expected_optimal_return;
+    if (info_.name == "lqr") lqr_optimal_return_ = e.expected_optimal_return;
     for (int k = 0; k < K_; ++k) {
       rec.per_agent.push_back(mean_of(std::vector<double>(r.begin() + k * episodes, r.begin() + (k + 1) * episodes)));
     }
@@ -516,49 +548,45 @@ class Run {
   void save_checkpoint() {
     const AgentStats s = agent_->stats();
     if (agent_->n_updates() > 0) check_finite(s);  // never replace a good checkpoint with a diverged one
-    std::map<std::string, std::string> meta;
-    meta["format"] = kCheckpointFormat;
-    meta["acx_version"] = ACX_VERSION;
-    meta["env"] = info_.name;
-    meta["algo"] = cfg_.get_string("algo.name");
-    meta["agents"] = std::to_string(K_);
-    meta["config"] = cfg_.to_toml();
-    meta["env_steps"] = std::to_string(env_steps_);
-    meta["updates"] = std::to_string(agent_->n_updates());
-    meta["actor_updates"] = std::to_string(agent_->n_actor_updates());
-    meta["wall_s"] = fmt::format("{:.17g}", wall_s_);
-    meta["last_train_return"] = fmt::format("{:.17g}", last_train_return_);
-    meta["replay_saved"] = cfg_.get_bool("run.save_replay") ? "1" : "0";
-    nlohmann::json layers = nlohmann::json::array();
-    for (int l = 0; l < agent_->actor().n_layers(); ++l) {
-      layers.push_back({{"in", agent_->actor().layer_in(l)}, {"out", agent_->actor().layer_out(l)},
-                        {"activation", l + 1 == agent_->actor().n_layers() ? "tanh_scaled" : "relu"}});
-    }
-    meta["actor_layers"] = layers.dump();
-    meta["action_low"] = nlohmann::json(info_.action_low).dump();
-    meta["action_high"] = nlohmann::json(info_.action_high).dump();
-    safetensors::save_safetensors((fs::path(out_) / kCheckpointName).string(), checkpoint_tensors(), meta);
+    CheckpointMeta m;
+    m.acx_version = ACX_VERSION;
+    m.env = info_.name;
+    m.algo = cfg_.get_string("algo.name");
+    m.agents = K_;
+    m.config = cfg_.to_toml();
+    m.env_steps = env_steps_;
+    m.updates = agent_->n_updates();
+    m.actor_updates = agent_->n_actor_updates();
+    m.wall_s = wall_s_;
+    m.last_train_return = last_train_return_;
+    m.lqr_optimal_return = lqr_optimal_return_;
+    m.replay_saved = cfg_.get_bool("run.save_replay");
+    m.evals = evals_;
+    m.actor_layers = actor_layers_json(cfg_, info_);
+    m.action_low = nlohmann::json(info_.action_low).dump();
+    m.action_high = nlohmann::json(info_.action_high).dump();
+    safetensors::save_safetensors((fs::path(out_) / kCheckpointName).string(), checkpoint_tensors(),
+                                  checkpoint_metadata(m));
   }
 
-  void load_checkpoint() {
-    const std::string path = (fs::path(out_) / kCheckpointName).string();
-    ACX_USAGE_CHECK(fs::exists(path), "cannot resume: " + path + " does not exist");
-    const safetensors::SafetensorsFile f = safetensors::load_safetensors(path);
-    ACX_USAGE_CHECK(f.metadata().count("format") && f.meta("format") == kCheckpointFormat,
-                    path + " is not an acx checkpoint (format '" +
-                        (f.metadata().count("format") ? f.meta("format") : std::string("none")) + "')");
-    ACX_USAGE_CHECK(f.meta("env") == info_.name,
-                    "mismatched checkpoint " + path + ": it is for env " + f.meta("env") + ", the config says " + info_.name);
-    {
-      // The run's options must be the checkpoint's, but for its length.
-      Config saved(train_schema());
-      saved.load_toml_string(f.meta("config"), path + " (config)");
-      saved.set("run.total_env_steps", cfg_.get_int("run.total_env_steps"), "resume");
-      ACX_USAGE_CHECK(saved.to_toml() == cfg_.to_toml(),
-                      "mismatched checkpoint " + path + ": its config differs from " + out_ + "/config.toml");
-    }
-    ACX_USAGE_CHECK(f.meta("replay_saved") == "1",
+  // A checkpoint this run can continue from: the run's options are the
+  // checkpoint's but for its length, which may only grow.
+  void check_resumable(const CheckedCheckpoint& c) const {
+    const std::string& path = c.file.path();
+    Config saved = c.config;
+    saved.set("run.total_env_steps", cfg_.get_int("run.total_env_steps"), "resume");
+    ACX_USAGE_CHECK(saved.to_toml() == cfg_.to_toml(),
+                    "mismatched checkpoint " + path + ": its config differs from " + out_ + "/config.toml");
+    ACX_USAGE_CHECK(c.meta.replay_saved,
                     "cannot resume " + path + " exactly: it was saved without the replay buffer (run.save_replay)");
+    ACX_USAGE_CHECK(total_ >= c.meta.env_steps,
+                    fmt::format("run.total_env_steps = {} is below the {} env steps this run has already taken "
+                                "(its checkpoint {}); a resumed run can only be made longer",
+                                total_, c.meta.env_steps, path));
+  }
+
+  void restore(const CheckedCheckpoint& c) {
+    const safetensors::SafetensorsFile& f = c.file;
     for (const StateTensor& s : agent_->state()) {
       const auto& t = f.expect(s.name, safetensors::DType::kF32, s.shape);
       memory::copy_host_to_device(dev_, s.data, t.data.data(), t.data.size());
@@ -570,12 +598,20 @@ class Run {
     memory::copy_host_to_device(dev_, ou_state_.data(), ou.data.data(), ou.data.size());
     const auto& es = f.expect("stats.episode_sums", safetensors::DType::kF64, {K_, 3});
     memory::copy_host_to_device(dev_, episode_sums_.data(), es.data.data(), es.data.size());
-    env_steps_ = std::stoll(f.meta("env_steps"));
-    agent_->set_counters(std::stoll(f.meta("updates")), std::stoll(f.meta("actor_updates")));
-    wall_s_ = std::stod(f.meta("wall_s"));
-    last_train_return_ = std::stod(f.meta("last_train_return"));
+    env_steps_ = c.meta.env_steps;
+    // The replay ring went where env_steps says: one row of every env per step.
+    const int64_t steps = env_steps_ / N_;
+    if (replay_->size_steps() != std::min(steps, replay_->capacity_steps()) ||
+        replay_->head() != steps % replay_->capacity_steps())
+      throw Error(fmt::format("corrupt checkpoint {}: the replay ring (head {}, size {} steps) disagrees with env_steps {}",
+                              f.path(), replay_->head(), replay_->size_steps(), env_steps_));
+    agent_->set_counters(c.meta.updates, c.meta.actor_updates);
+    wall_s_ = c.meta.wall_s;
+    last_train_return_ = c.meta.last_train_return;
+    lqr_optimal_return_ = c.meta.lqr_optimal_return;
+    evals_ = c.meta.evals;
     steps_at_start_ = env_steps_;
-    std::cerr << fmt::format("acx train: resuming {} at env step {} (update {})\n", path, env_steps_,
+    std::cerr << fmt::format("acx train: resuming {} at env step {} (update {})\n", printable(f.path()), env_steps_,
                              agent_->n_updates());
   }
 
@@ -626,8 +662,7 @@ class Run {
     // matplotlib from Debian's python3-matplotlib (scripts/install_deps.sh).
     const std::string script = std::string(ACX_SOURCE_DIR) + "/tools/plot_learning_curve.py";
     if (!fs::exists(script)) return;
-    const std::string cmd = "python3 '" + script + "' '" + out_ + "' > /dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
+    if (!run_plot_script(script, out_)) {
       std::cerr << "acx train: note: learning_curve.png not drawn (needs python3 with matplotlib: " << script << ")\n";
     }
   }
@@ -680,46 +715,68 @@ Config resolve_train_config(const std::string& env, const std::string& config_fi
 
 TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume) {
   const fs::path dir(out_dir);
-  const fs::path config_path = dir / "config.toml";
+  const std::string shown = quote_input(out_dir);
+  ACX_USAGE_CHECK(!out_dir.empty(), "the run directory is empty: give --out DIR (or --resume DIR)");
+  ACX_USAGE_CHECK(!fs::exists(dir) || fs::is_directory(dir), "the run directory " + shown + " is a file, not a directory");
   if (resume) {
-    ACX_USAGE_CHECK(fs::exists(config_path), "cannot resume: " + config_path.string() + " does not exist");
-    write_file_atomic(config_path.string(), cfg.to_toml("acx train: the resolved configuration of this run. "
-                                                        "`acx train --config` this file to repeat it."));
+    ACX_USAGE_CHECK(fs::is_directory(dir), "cannot resume: " + shown + " is not a directory");
   } else {
-    ACX_USAGE_CHECK(!fs::exists(dir / "metrics.csv") && !fs::exists(dir / kCheckpointName),
-                    out_dir + " already holds a run; use --resume " + out_dir + " to continue it, or another --out");
-    fs::create_directories(dir);
-    write_file_atomic(config_path.string(), cfg.to_toml("acx train: the resolved configuration of this run. "
-                                                        "`acx train --config` this file to repeat it."));
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    ACX_USAGE_CHECK(!ec, "cannot create the run directory " + shown + ": " + ec.message());
   }
-  Run run(dev, std::move(cfg), out_dir, resume);
+  // One owner at a time, before anything in the directory is read as the
+  // run's state or written.
+  const RunLock lock(out_dir);
+  uint64_t bytes = 0;
+  const std::vector<std::string> stale = remove_stale_temporaries(out_dir, &bytes);
+  if (!stale.empty())
+    std::cerr << fmt::format("acx train: removed {} temporary file{} ({:.1f} MB) that a killed run left in {}\n",
+                             stale.size(), stale.size() == 1 ? "" : "s", bytes / 1e6, printable(out_dir));
+  const bool has_checkpoint = fs::exists(dir / kCheckpointName);
+  Start start = Start::kFresh;
+  if (resume) {
+    ACX_USAGE_CHECK(fs::exists(dir / "config.toml"), "cannot resume: " + (dir / "config.toml").string() + " does not exist");
+    start = has_checkpoint ? Start::kResume : Start::kRestart;
+    if (!has_checkpoint)
+      std::cerr << fmt::format("acx train: {} has no checkpoint yet (the run stopped before its first one); "
+                               "starting it over from env step 0 with its config.toml\n",
+                               printable(out_dir));
+  } else if (has_checkpoint || fs::exists(dir / "metrics.csv")) {
+    throw UsageError(shown + " already holds a run" +
+                     (has_checkpoint ? std::string() : " that stopped before its first checkpoint") +
+                     "; use --resume " + shown + " to " + (has_checkpoint ? "continue it" : "start it over") +
+                     ", or choose another --out");
+  }
+  Run run(dev, std::move(cfg), out_dir, start);
   return run.run();
 }
 
 EvalResult evaluate_checkpoint(const Device& dev, const std::string& checkpoint, int episodes, uint64_t seed) {
   ACX_USAGE_CHECK(episodes >= 1, "--episodes must be at least 1");
-  ACX_USAGE_CHECK(fs::exists(checkpoint), "checkpoint " + checkpoint + " does not exist");
-  const safetensors::SafetensorsFile f = safetensors::load_safetensors(checkpoint);
-  ACX_USAGE_CHECK(f.metadata().count("format") && f.meta("format") == kCheckpointFormat,
-                  checkpoint + " is not an acx checkpoint");
-  Config cfg(train_schema());
-  cfg.load_toml_string(f.meta("config"), checkpoint + " (config)");
-  const EnvInfo info = find_registered_env(cfg.get_string("env.name"));
+  // The actor and the observation statistics only: a replay buffer of
+  // gigabytes stays on disk. Every shape is checked from the header, against
+  // the checkpoint's config, before an Agent is built from that config.
+  const CheckedCheckpoint c = read_checkpoint(checkpoint, [](const std::string& name) {
+    return name == "actor.params" || name.rfind("obs_norm.", 0) == 0;
+  });
+  const Config& cfg = c.config;
+  const EnvInfo& info = c.env;
   Agent agent(dev, info, agent_config(cfg));
   for (const StateTensor& s : agent.state()) {
     if (s.name != "actor.params") continue;
-    const auto& t = f.expect(s.name, safetensors::DType::kF32, s.shape);
+    const auto& t = c.file.expect(s.name, safetensors::DType::kF32, s.shape);
     memory::copy_host_to_device(dev, s.data, t.data.data(), t.data.size());
   }
   std::unique_ptr<RunningNormalizer> norm;
   if (cfg.get_bool("obs_norm.enabled")) {
     NormalizerConfig nc;
     nc.clip = static_cast<float>(cfg.get_float("obs_norm.clip"));
-    norm = std::make_unique<RunningNormalizer>(dev, info.obs_dim, nc, static_cast<int>(cfg.get_int("run.agents")));
-    norm->from_host(arrays_with_prefix(f, "obs_norm."));
+    norm = std::make_unique<RunningNormalizer>(dev, info.obs_dim, nc, cfg.get_int32("run.agents"));
+    norm->from_host(arrays_with_prefix(c.file, "obs_norm."));
   }
   EvalResult r;
-  r.agents = static_cast<int>(cfg.get_int("run.agents"));
+  r.agents = cfg.get_int32("run.agents");
   r.env = info.name;
   const EvalEpisodes e =
       run_eval(dev, agent, norm.get(), info, r.agents, episodes, eval_max_steps(cfg), mix_seed(seed, kSaltEval));

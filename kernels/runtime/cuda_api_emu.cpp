@@ -4,6 +4,8 @@
 // synchronous (every call completes before it returns).
 #include <cblas.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -29,7 +31,9 @@ DeviceProps properties(int ordinal) {
   p.name = "SIMT emulation on the CPU (correctness only, not speed)";
   p.major = 9;
   p.minor = 0;
-  p.total_memory = 0;
+  // The emulated device's memory is the host's.
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  p.total_memory = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : 0;
   return p;
 }
 

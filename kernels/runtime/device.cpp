@@ -1,5 +1,7 @@
 #include "kernels/runtime/device.h"
 
+#include <unistd.h>
+
 #include <cblas.h>
 #include <omp.h>
 
@@ -97,6 +99,12 @@ int Device::cpu_threads() const { return state_->cpu_threads; }
 void* Device::stream() const { return state_->stream; }
 void* Device::blas() const { return state_->blas; }
 std::string Device::describe() const { return state_->description; }
+
+uint64_t Device::memory_bytes() const {
+  if (is_cuda()) return cuda_api::properties(state_->ordinal).total_memory;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+}
 
 void Device::synchronize() const {
   if (is_cuda()) cuda_api::stream_synchronize(state_->stream);

@@ -12,6 +12,7 @@
 // Copies of a Device share those resources; the last copy releases them.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -43,6 +44,10 @@ class Device {
   void synchronize() const;
   // One line, e.g. "cpu (2 threads, OpenBLAS 0.3.21)" or "cuda:0 (NVIDIA H100, sm_90)".
   std::string describe() const;
+  // The memory this device's buffers come from: the machine's physical
+  // memory on the CPU, the GPU's global memory on CUDA (bytes). What a run
+  // may ask for at most, before allocating it.
+  uint64_t memory_bytes() const;
 
  private:
   struct State;

@@ -3,8 +3,12 @@
 // 1 for runtime errors).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace acx {
 
@@ -23,6 +27,26 @@ class UsageError : public Error {
 
 [[noreturn]] void throw_error(const char* file, int line, const std::string& what);
 [[noreturn]] void throw_usage_error(const std::string& what);
+
+// User input (a value, a key, a path, a file's bytes) as a message may show
+// it: in double quotes, with quotes, backslashes, control characters
+// (terminal escapes among them), NUL and bytes that are not UTF-8 written as
+// \", \\, \n, \t, \xHH escapes, and cut after `max_bytes` of input with a
+// note of how much was cut. Every message that echoes input uses it, so no
+// input can drive the terminal, end a message early or make it huge.
+constexpr size_t kQuotedMaxBytes = 160;
+std::string quote_input(std::string_view input, size_t max_bytes = kQuotedMaxBytes);
+
+// A whole message made safe for a terminal line, for the last stop before
+// printing: control characters and invalid UTF-8 escaped as in quote_input(), no
+// quotes added, cut after `max_bytes` with a note.
+constexpr size_t kMessageMaxBytes = 4096;
+std::string printable(std::string_view message, size_t max_bytes = kMessageMaxBytes);
+
+// The product of non-negative sizes, or a UsageError naming `what` and the
+// factors when it does not fit in int64 (sizes of buffers built from user
+// settings: checked before anything is allocated).
+int64_t checked_product(std::initializer_list<int64_t> factors, const std::string& what);
 
 }  // namespace acx
 
