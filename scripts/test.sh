@@ -6,6 +6,8 @@
 #          targets; CUDA tests skip visibly when no GPU is usable
 #   asan   CPU only, AddressSanitizer + UndefinedBehaviorSanitizer
 #   emu    the SIMT emulation: the kernels' CUDA source runs on the CPU
+#   fuzz   clang + libFuzzer + ASan/UBSan: each parser of untrusted input
+#          fuzzed for ACX_FUZZ_SECONDS (default 60) from its seed corpus
 # Usage: scripts/test.sh [config ...]   (default: all that apply)
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -18,7 +20,7 @@ configs=("$@")
 if [ ${#configs[@]} -eq 0 ]; then
   configs=(cpu)
   [ -n "$nvcc" ] && configs+=(cuda)
-  configs+=(asan emu)
+  configs+=(asan emu fuzz)
 fi
 
 declare -A result seconds
@@ -31,7 +33,9 @@ for cfg in "${configs[@]}"; do
           args=(-DCMAKE_BUILD_TYPE=Release -DACX_CUDA=ON "-DCMAKE_CUDA_COMPILER=$nvcc") ;;
     asan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DACX_CUDA=OFF -DACX_SANITIZE=ON -DACX_BUILD_BENCH=OFF) ;;
     emu)  args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DACX_SIMT_EMULATION=ON -DACX_BUILD_BENCH=OFF) ;;
-    *) echo "test.sh: unknown configuration '$cfg' (cpu, cuda, asan, emu)" >&2; exit 2 ;;
+    fuzz) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DACX_CUDA=OFF -DACX_FUZZ=ON
+                -DACX_BUILD_TESTS=OFF -DACX_BUILD_BENCH=OFF "-DACX_FUZZ_SECONDS=${ACX_FUZZ_SECONDS:-60}") ;;
+    *) echo "test.sh: unknown configuration '$cfg' (cpu, cuda, asan, emu, fuzz)" >&2; exit 2 ;;
   esac
   echo "=== [$cfg] build ($dir)"
   start=$(date +%s)
