@@ -12,6 +12,7 @@
 
 #include "host/io/config.h"
 #include "kernels/runtime/error.h"
+#include "tests/test_util.h"
 
 namespace acx {
 namespace {
@@ -31,36 +32,6 @@ ConfigSchema trainer_like_schema() {
   s.add_float("replay.nested.alpha", 0.6, "A key two tables deep.");
   return s;
 }
-
-template <typename Fn>
-std::string usage_error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("NOT A USAGE ERROR: ") + e.what();
-  }
-  return "NO ERROR";
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    return std::string("USAGE ERROR: ") + e.what();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "NO ERROR";
-}
-
-#define EXPECT_CONTAINS(haystack, needle)                                             \
-  do {                                                                                \
-    const std::string h_ = (haystack);                                                \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "expected '" << (needle) << "' in: " << h_; \
-  } while (0)
 
 TEST(Config, StartsFromDefaults) {
   const Config c(trainer_like_schema());

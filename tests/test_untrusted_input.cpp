@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <string>
@@ -19,25 +20,12 @@
 #include "host/learn/checkpoint.h"
 #include "host/learn/train_config.h"
 #include "kernels/runtime/error.h"
+#include "tests/test_util.h"
 
 namespace acx {
 namespace {
 
 namespace fs = std::filesystem;
-
-template <class E = Error>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return {};
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "expected '" << (needle) << "' in: " << (haystack)
 
 TEST(QuoteInput, EscapesWhatCouldDriveATerminalOrEndAMessage) {
   EXPECT_EQ(quote_input("plain run-1"), "\"plain run-1\"");
@@ -72,7 +60,7 @@ TEST(CheckedProduct, RefusesWhatOverflowsAndNamesIt) {
   EXPECT_EQ(checked_product({3, 4, 5}, "x"), 60);
   EXPECT_EQ(checked_product({std::numeric_limits<int64_t>::max(), 0}, "x"), 0);
   EXPECT_EQ(checked_product({int64_t{1} << 31, int64_t{1} << 31}, "x"), int64_t{1} << 62);
-  const std::string e = error_of<UsageError>([] { checked_product({int64_t{1} << 40, int64_t{1} << 30}, "replay rows"); });
+  const std::string e = usage_error_of([] { checked_product({int64_t{1} << 40, int64_t{1} << 30}, "replay rows"); });
   EXPECT_CONTAINS(e, "replay rows = 1099511627776 x 1073741824 does not fit in 64 bits");
 }
 
@@ -92,19 +80,19 @@ class InputFiles : public ::testing::Test {
 TEST_F(InputFiles, ReadFileRefusesDevicesDirectoriesFifosAndOversizedFiles) {
   std::ofstream(path("small")) << "hello";
   EXPECT_EQ(read_file(path("small"), 5, "test file"), "hello");
-  EXPECT_CONTAINS(error_of<UsageError>([&] { read_file(path("small"), 4, "test file"); }),
+  EXPECT_CONTAINS(usage_error_of([&] { read_file(path("small"), 4, "test file"); }),
                   "is 5 bytes, over the 4 bytes limit of a test file");
-  EXPECT_CONTAINS(error_of<UsageError>([&] { read_file("/dev/zero", 1 << 20, "test file"); }), "is not a regular file");
-  EXPECT_CONTAINS(error_of<UsageError>([&] { read_file(dir_.string(), 1 << 20, "test file"); }), "is a directory");
+  EXPECT_CONTAINS(usage_error_of([&] { read_file("/dev/zero", 1 << 20, "test file"); }), "is not a regular file");
+  EXPECT_CONTAINS(usage_error_of([&] { read_file(dir_.string(), 1 << 20, "test file"); }), "is a directory");
   ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
-  EXPECT_CONTAINS(error_of<UsageError>([&] { read_file(path("fifo"), 1 << 20, "test file"); }), "is not a regular file");
-  EXPECT_CONTAINS(error_of<UsageError>([&] { read_file(path("missing"), 1, "test file"); }), "cannot open");
+  EXPECT_CONTAINS(usage_error_of([&] { read_file(path("fifo"), 1 << 20, "test file"); }), "is not a regular file");
+  EXPECT_CONTAINS(usage_error_of([&] { read_file(path("missing"), 1, "test file"); }), "cannot open");
 }
 
 TEST_F(InputFiles, ARunDirectoryHasOneOwner) {
   {
     const RunLock first(dir_.string());
-    const std::string e = error_of<UsageError>([&] { RunLock second(dir_.string()); });
+    const std::string e = usage_error_of([&] { RunLock second(dir_.string()); });
     EXPECT_CONTAINS(e, "is in use by another acx process (pid " + std::to_string(::getpid()));
     EXPECT_CONTAINS(e, "one owner at a time");
   }
@@ -234,9 +222,9 @@ TEST(CheckpointMeta, OtherFilesAndFormatsAreUsageErrors) {
   MetaFixture f;
   std::map<std::string, std::string> md = f.metadata();
   md.erase("format");
-  EXPECT_CONTAINS(error_of<UsageError>([&] { f.check(md); }), "is not an acx checkpoint");
+  EXPECT_CONTAINS(usage_error_of([&] { f.check(md); }), "is not an acx checkpoint");
   md["format"] = "acx-checkpoint-1";
-  EXPECT_CONTAINS(error_of<UsageError>([&] { f.check(md); }), "this acx reads acx-checkpoint-2");
+  EXPECT_CONTAINS(usage_error_of([&] { f.check(md); }), "this acx reads acx-checkpoint-2");
 }
 
 }  // namespace

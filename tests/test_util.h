@@ -1,6 +1,7 @@
 // test_util.h: what every acx test needs: the backends to instantiate a test
-// body for, a device or a visible skip, fresh random inputs, and comparisons
-// that print the worst pairs (|a - b| <= atol + rtol |ref|).
+// body for, a device or a visible skip, fresh random inputs, comparisons
+// that print the worst pairs (|a - b| <= atol + rtol |ref|), and the message
+// of an expected error of the right kind.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,10 +14,50 @@
 
 #include "kernels/philox.h"
 #include "kernels/runtime/device.h"
+#include "kernels/runtime/error.h"
+
+// EXPECT_CONTAINS(text, needle): the text, printed whole when it fails.
+#define EXPECT_CONTAINS(haystack, needle)                                                         \
+  do {                                                                                            \
+    const std::string h_ = (haystack);                                                            \
+    EXPECT_NE(h_.find(needle), std::string::npos) << "expected '" << (needle) << "' in: " << h_; \
+  } while (0)
 
 namespace acx {
 // Test names and failure messages say "cpu" / "cuda", not bytes.
 inline void PrintTo(Backend b, std::ostream* os) { *os << backend_name(b); }
+}  // namespace acx
+
+namespace acx {
+
+// The message of the acx::UsageError (exit 2) fn throws; otherwise a text
+// that no expectation on the message matches.
+template <typename Fn>
+std::string usage_error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const UsageError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("NOT A USAGE ERROR: ") + e.what();
+  }
+  return "NO ERROR";
+}
+
+// The message of the acx::Error that is not a usage error (exit 1) fn
+// throws; otherwise a text that no expectation on the message matches.
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const UsageError&) {
+    return "A USAGE ERROR, NOT A RUNTIME ERROR";
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "NO ERROR";
+}
+
 }  // namespace acx
 
 namespace acx::test {

@@ -223,8 +223,8 @@ std::unique_ptr<References> make_references(const Device& dev) {
   r->c = Buffer<float>(dev, nn);
   fill_random(r->a, 1);
   fill_random(r->b, 2);
-  const int64_t n = static_cast<int64_t>(kRefCopyBytes / sizeof(float));
-  const int64_t m = static_cast<int64_t>(kRefCacheCopyBytes / sizeof(float));
+  constexpr int64_t n = static_cast<int64_t>(kRefCopyBytes / sizeof(float));
+  constexpr int64_t m = static_cast<int64_t>(kRefCacheCopyBytes / sizeof(float));
   r->src = Buffer<float>(dev, n);
   r->dst = Buffer<float>(dev, n);
   r->small_src = Buffer<float>(dev, m);
@@ -249,12 +249,12 @@ std::unique_ptr<References> make_references(const Device& dev) {
   c.kernel = "ref_copy";
   c.what = fmt::format("copy of {} MiB, counted read + write", kRefCopyBytes >> 20);
   c.cost = {0.0, 2.0 * kRefCopyBytes};
-  c.fn = [&dev, p = r.get(), n] { stream_copy(dev, p->dst.data(), p->src.data(), n); };
+  c.fn = [&dev, p = r.get()] { stream_copy(dev, p->dst.data(), p->src.data(), n); };
   Item& k = r->item[2];
   k.kernel = "ref_cache_copy";
   k.what = fmt::format("copy of {} KiB (cache-resident), counted read + write", kRefCacheCopyBytes >> 10);
   k.cost = {0.0, 2.0 * kRefCacheCopyBytes};
-  k.fn = [&dev, p = r.get(), m] { stream_copy(dev, p->small_dst.data(), p->small_src.data(), m); };
+  k.fn = [&dev, p = r.get()] { stream_copy(dev, p->small_dst.data(), p->small_src.data(), m); };
   return r;
 }
 

@@ -4,12 +4,13 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <regex>
+#include <thread>
 
 #include "kernels/runtime/error.h"
 
@@ -17,9 +18,16 @@ namespace acx {
 
 namespace {
 
+// The holder's note. It writes it right after taking the lock; a second
+// process that lost the race by microseconds may find it empty, so wait for
+// it briefly.
 std::string holder_of(int fd) {
   char buf[512] = {};
-  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  ssize_t n = 0;
+  for (int attempt = 0; attempt < 50 && n <= 0; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    n = ::pread(fd, buf, sizeof buf - 1, 0);
+  }
   std::string text = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   for (char& c : text) if (c == '\n') c = ',';
@@ -57,14 +65,22 @@ RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
 }
 
+namespace {
+// NAME.tmp.PID, as AtomicFileWriter names its temporaries.
+bool is_temporary(const std::string& name) {
+  const size_t dot = name.rfind(".tmp.");
+  if (dot == std::string::npos || dot == 0 || dot + 5 == name.size()) return false;
+  return std::all_of(name.begin() + static_cast<long>(dot) + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+}  // namespace
+
 std::vector<std::string> remove_stale_temporaries(const std::string& dir, uint64_t* bytes) {
   namespace fs = std::filesystem;
-  static const std::regex temporary(R"(.+\.tmp\.[0-9]+)");
   std::vector<std::string> removed;
   std::error_code ec;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (!e.is_regular_file() || !std::regex_match(name, temporary)) continue;
+    if (!e.is_regular_file() || !is_temporary(name)) continue;
     const uint64_t size = e.file_size(ec);
     if (fs::remove(e.path(), ec)) {
       removed.push_back(name);
