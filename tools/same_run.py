@@ -6,9 +6,10 @@
 A and B are two `acx gradcheck --dump` directories or two `acx train` run
 directories (detected by their contents). Compared byte for byte:
   gradcheck dump  every .npy and index.json
-  run directory   summary.json without wall times, metrics.csv without its
-                  timing columns, every tensor of checkpoint.safetensors and
-                  its metadata without the wall time
+  run directory   summary.json without wall times (and the thread count
+                  chosen), metrics.csv without its timing columns, every
+                  tensor of checkpoint.safetensors and its metadata without
+                  wall times and checksums
 Exit 0 when everything is equal, 1 (listing what differs) otherwise, 2 on bad input.
 """
 import csv
@@ -18,7 +19,9 @@ import struct
 import sys
 
 TIMING_COLUMNS = {"wall_s", "env_steps_per_s", "updates_per_s"}
-TIMING_KEYS = {"wall_s"}
+# Wall times, and what follows from how the run was timed or scheduled (the
+# thread count the governor chose), not from what it computed.
+TIMING_KEYS = {"wall_s", "cpu_threads"}
 
 
 def drop_timing(obj):
@@ -36,6 +39,10 @@ def read_safetensors(path):
         data = f.read()
     meta = header.pop("__metadata__", {})
     tensors = {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
+    # The checksums follow from the rest (and the evaluations' wall times in it).
+    meta.pop("crc32", None)
+    if "evals" in meta:
+        meta["evals"] = json.dumps(drop_timing(json.loads(meta["evals"])))
     return drop_timing(meta), tensors
 
 

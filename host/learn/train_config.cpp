@@ -72,7 +72,10 @@ ConfigSchema train_schema() {
   s.add_int("run.checkpoint_every", 10000, "env steps per agent between checkpoints; 0: only at the end",
             Range::at_least(0));
   s.add_bool("run.save_replay", true, "store the replay buffer in checkpoints (needed for bitwise resume)");
-  s.add_int("run.threads", 0, "CPU threads (OpenMP and OpenBLAS); 0: all", Range::closed(0, 4096));
+  s.add_int("run.threads", 0,
+            "CPU threads (OpenMP and OpenBLAS); 0: up to all cores, the count measured fastest while training "
+            "(fewer when other jobs hold cores)",
+            Range::closed(0, 4096));
   // per-agent hyper-parameter variants (a sweep in one run)
   s.add_float_list("variants.actor_lr", {},
                    "per-agent actor learning rates, run.agents of them; empty: every agent uses optim.actor_lr",

@@ -24,6 +24,7 @@
 #include "host/io/safetensors.h"
 #include "host/learn/agent.h"
 #include "host/learn/checkpoint.h"
+#include "host/learn/thread_governor.h"
 #include "host/learn/train_config.h"
 #include "kernels/episode_stats.h"
 #include "kernels/explore.h"
@@ -348,9 +349,16 @@ class Run {
                   ckpt_every = cfg_.get_int("run.checkpoint_every");
     auto crossed = [](int64_t before, int64_t after, int64_t every) { return every > 0 && before / every != after / every; };
 
+    // run.threads = 0 on the CPU: the thread count is measured, not guessed
+    // (host/learn/thread_governor.h); results do not depend on it.
+    if (!dev_.is_cuda() && cfg_.get_int("run.threads") == 0 && dev_.cpu_threads() > 1) {
+      governor_ = std::make_unique<ThreadGovernor>(dev_.cpu_threads(), [d = dev_](int n) { d.set_cpu_threads(n); });
+    }
     while (env_steps_ < total_) {
       const int64_t before = env_steps_;
+      const auto iter_start = std::chrono::steady_clock::now();
       iterate();
+      if (governor_) governor_->record(std::chrono::duration<double>(std::chrono::steady_clock::now() - iter_start).count());
       const int64_t after = env_steps_;
       const bool last = after >= total_;
       double eval_std = kNaN;
@@ -627,6 +635,7 @@ class Run {
     j["wall_s"] = wall_s_;
     j["device"] = dev_.describe();
     j["cpu"] = cpu_model_name();
+    if (governor_) j["cpu_threads"] = "measured while training: " + governor_->summary();
     nlohmann::json ev = nlohmann::json::array();
     for (const EvalRecord& e : evals_) {
       ev.push_back({{"env_steps", e.env_steps}, {"wall_s", e.wall_s}, {"mean", e.mean}, {"std", e.std},
@@ -681,6 +690,7 @@ class Run {
   std::unique_ptr<ReplayBatch> batch_;
   std::unique_ptr<RunningNormalizer> norm_;
   std::unique_ptr<MetricsWriter> metrics_;
+  std::unique_ptr<ThreadGovernor> governor_;
   Buffer<float> actions_, mu_, obs_prev_, low_, high_, sigma_, ou_state_, norm_obs_, norm_batch_obs_, norm_batch_next_;
   Buffer<double> episode_sums_;
   int64_t env_steps_ = 0, steps_at_start_ = 0;

@@ -57,17 +57,18 @@ Device Device::create(const std::string& spec, int cpu_threads, std::ostream* no
     if (spec.size() >= 5) {
       const std::string num = spec.substr(5);
       ACX_USAGE_CHECK(!num.empty() && num.find_first_not_of("0123456789") == std::string::npos && num.size() < 4,
-                      "invalid device '" + spec + "': expected cuda:N with N a device number");
+                      "invalid device " + quote_input(spec) + ": expected cuda:N with N a device number");
       ordinal = std::stoi(num);
     }
     std::string why;
     const int n = cuda_api::device_count(&why);
-    if (n == 0) throw Error("device '" + spec + "' requested but no CUDA device is usable: " + why);
+    if (n == 0) throw Error("device " + quote_input(spec) + " requested but no CUDA device is usable: " + why);
     if (ordinal >= n) {
-      throw UsageError("device '" + spec + "' requested but only " + std::to_string(n) + " CUDA device(s) exist");
+      throw UsageError("device " + quote_input(spec) + " requested but only " + std::to_string(n) +
+                       " CUDA device(s) exist");
     }
   } else {
-    throw UsageError("unknown device '" + spec + "': expected cpu, cuda, cuda:N or auto");
+    throw UsageError("unknown device " + quote_input(spec) + ": expected cpu, cuda, cuda:N or auto");
   }
 
   Device d;
@@ -96,6 +97,13 @@ Device Device::create(const std::string& spec, int cpu_threads, std::ostream* no
 Backend Device::backend() const { return state_->backend; }
 int Device::cuda_ordinal() const { return state_->ordinal; }
 int Device::cpu_threads() const { return state_->cpu_threads; }
+
+void Device::set_cpu_threads(int n) const {
+  ACX_CHECK(n >= 1, "a device needs at least one CPU thread");
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+  state_->cpu_threads = n;
+}
 void* Device::stream() const { return state_->stream; }
 void* Device::blas() const { return state_->blas; }
 std::string Device::describe() const { return state_->description; }

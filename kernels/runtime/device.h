@@ -37,6 +37,10 @@ class Device {
   bool is_cuda() const { return backend() == Backend::kCuda; }
   int cuda_ordinal() const;
   int cpu_threads() const;
+  // The CPU threads of OpenMP and OpenBLAS from now on (CPU backend; n >= 1).
+  // Results do not depend on it: every kernel's arithmetic is fixed by its
+  // sizes. The thread governor (host/learn/thread_governor.h) calls it.
+  void set_cpu_threads(int n) const;
   // Opaque handles, meaningful on the CUDA backend (cudaStream_t, cublasHandle_t).
   void* stream() const;
   void* blas() const;
