@@ -13,11 +13,11 @@ trap 'rm -rf "$dir"' EXIT
 common=(--quick --device cpu --threads 1 --size 1024,256,256 --repeats 7)
 fail() { echo "FAIL: $*"; for f in "$dir"/*.txt; do echo "--- $f"; cat "$f"; done; exit 1; }
 
-# Run-to-run noise is not a regression. On a shared VM one pair of runs in
-# several still differs beyond the measured spread (a neighbour slowing a
-# 120 us figure, or a baseline taken in a quiet moment), so a flagged pair is
-# measured again, baseline included, as a CI gate would confirm before
-# failing: a real regression fails all three attempts.
+# Run-to-run noise is not a regression. The gate judges fastest chunks and
+# takes a second look before it fails (docs/benchmarks.md); a pair of runs is
+# still retried here, baseline included, so that this test does not fail CI
+# on the rare pair the gate itself would flag (about 1 in 20 under a busy
+# neighbour): a real regression fails all three attempts.
 again_ok=0
 for attempt in 1 2 3; do
   "$acx" bench "${common[@]}" --json "$dir/base.json" >"$dir/base.txt" 2>&1 || fail "the baseline run failed"
@@ -30,10 +30,9 @@ done
 [ $again_ok -eq 1 ] || fail "a second run of the same build was called a regression three times"
 echo "ok: a second run passes"
 
-# An injected 2x slowdown of env_step is caught and named. Not 1.3x: on a
-# noisy VM env_step's spread (about 120 us a step) has reached 30%, and a
-# change within the noise is "noisy", not a regression, by design. It must
-# be caught every time; that it is the only figure named may take a retry.
+# An injected 2x slowdown of env_step is caught and named, every time; that
+# it is the only figure named may take a retry. (bench/gate_trials.sh
+# measures the rates for 1.5x, 20 trials at a time.)
 alone=0
 for attempt in 1 2 3; do
   ACX_BENCH_INJECT_SLOWDOWN=env_step:2 "$acx" bench "${common[@]}" --compare "$dir/base.json" \
@@ -41,11 +40,31 @@ for attempt in 1 2 3; do
   rc=$?
   [ $rc -eq 1 ] || fail "the injected slowdown was not caught (exit $rc, expected 1)"
   grep -q '^| env_step/n=1024,b=256,h=256 |.*| REGRESSION |$' "$dir/slow.txt" || fail "the table does not flag env_step"
-  grep -q 'regressed beyond 10%: env_step/n=1024,b=256,h=256$' "$dir/slow_err.txt" && { alone=1; break; }
+  grep -q 'regressed beyond 20%: env_step/n=1024,b=256,h=256$' "$dir/slow_err.txt" && { alone=1; break; }
   echo "note: attempt $attempt: another figure was flagged too: $(grep 'regressed beyond' "$dir/slow_err.txt")"
 done
 [ $alone -eq 1 ] || fail "the error line does not name env_step alone"
 echo "ok: the injected 2x slowdown of env_step is caught"
+
+# Instruction counts: a second run counts the same instructions, figure by
+# figure, and a 1.5x slowdown of one op is caught and named alone.
+if command -v valgrind >/dev/null 2>&1; then
+  icommon=(--quick --size 256,64,32 --metric instructions)
+  "$acx" bench "${icommon[@]}" --json "$dir/ibase.json" >"$dir/ibase.txt" 2>&1 || fail "the instruction baseline failed"
+  "$acx" bench "${icommon[@]}" --compare "$dir/ibase.json" >"$dir/iagain.txt" 2>&1 || fail "a second count was flagged"
+  rows=$(grep -cE '^\| [a-z_]+/n=256,b=64,h=32 \| .* \| (ok|faster|REGRESSION) \|$' "$dir/iagain.txt")
+  same=$(grep -c '^| [a-z_]*/n=256,b=64,h=32 | .* | +0.0% | 1 | ok |$' "$dir/iagain.txt")
+  [ "$rows" -ge 10 ] && [ "$same" = "$rows" ] || fail "a second count differs ($same of $rows figures unchanged)"
+  ACX_BENCH_INJECT_SLOWDOWN=env_step:1.5 "$acx" bench "${icommon[@]}" --compare "$dir/ibase.json" \
+    >"$dir/islow.txt" 2>"$dir/islow_err.txt"
+  [ $? -eq 1 ] || fail "the injected slowdown was not caught in instruction counts"
+  grep -q 'regressed beyond 20%: env_step/n=256,b=64,h=32$' "$dir/islow_err.txt" || fail "the counts did not name env_step alone"
+  "$acx" bench --compare "$dir/ibase.json" --current "$dir/again.json" >"$dir/mixed.txt" 2>&1
+  [ $? -eq 2 ] || fail "comparing counts with times did not exit 2"
+  echo "ok: instruction counts repeat exactly; a 1.5x slowdown is caught; counts and times are not compared"
+else
+  echo "skip: valgrind is not installed (scripts/install_deps.sh installs it): no instruction-count checks"
+fi
 
 # Saved files: --current, and exit 2 for unreadable or mismatched ones.
 "$acx" bench --compare "$dir/base.json" --current "$dir/again.json" >"$dir/cur.txt" 2>&1 || fail "--current of a passing run failed"

@@ -17,15 +17,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// The spread of a run's figure: three robust standard deviations of its
-// per-round values relative to their median (1.4826 MAD estimates the
-// standard deviation of normal samples; one stalled round does not move it,
-// which (max - min) would).
-double relative_spread(const json& s) {
-  const double med = s.at("median").get<double>();
-  return med > 0 ? 3.0 * 1.4826 * s.at("mad").get<double>() / med : 0.0;
-}
-
 }  // namespace
 
 json load_report(const std::string& path) {
@@ -46,6 +37,8 @@ json load_report(const std::string& path) {
 }
 
 CompareResult compare(const json& base, const json& cur, const CompareOptions& opt) {
+  ACX_USAGE_CHECK(base["config"].value("metric", "time") == cur["config"].value("metric", "time"),
+                  "the runs differ in metric: one measured time, the other counted instructions");
   for (const char* key : {"env", "backend"}) {
     const std::string b = base["config"].value(key, ""), c = cur["config"].value(key, "");
     ACX_USAGE_CHECK(b == c, fmt::format("the runs differ in {}: baseline {}, current {}", key, b, c));
@@ -68,15 +61,13 @@ CompareResult compare(const json& base, const json& cur, const CompareOptions& o
     seen[name] = true;
     ++common;
     const json& cf = *it->second;
-    const std::string ref = bf["reference"].get<std::string>();
-    const json &bs = bf["ratios"][ref], &cs = cf["ratios"][ref];
-    row.baseline = bs["median"].get<double>();
-    row.current = cs["median"].get<double>();
+    row.baseline = bf["gate"]["ratio"].get<double>();
+    row.current = cf["gate"]["ratio"].get<double>();
+    row.rounds = cf["gate"]["rounds"].get<int>();
     row.change = row.current / row.baseline - 1.0;
-    row.noise = std::max(relative_spread(bs), relative_spread(cs));
     if (row.change > opt.threshold) {
-      row.verdict = row.change > row.noise ? "REGRESSION" : "noisy";
-    } else if (row.change < -opt.threshold && -row.change > row.noise) {
+      row.verdict = "REGRESSION";
+    } else if (row.change < -opt.threshold) {
       row.verdict = "faster";
     } else {
       row.verdict = "ok";
@@ -97,6 +88,7 @@ CompareResult compare(const json& base, const json& cur, const CompareOptions& o
     r.rows.push_back(row);
   }
   ACX_USAGE_CHECK(common > 0, "the runs have no figure in common (different sizes?)");
+  if (cur["config"].value("metric", "time") == "instructions") return r;  // no references to report
   const json &br = base["reference"], &cr = cur["reference"];
   r.notes.push_back(fmt::format("reference sgemm: baseline {:.1f} GFLOP/s, current {:.1f} GFLOP/s",
                                 br["sgemm"]["gflops"].get<double>(), cr["sgemm"]["gflops"].get<double>()));
@@ -109,22 +101,41 @@ CompareResult compare(const json& base, const json& cur, const CompareOptions& o
 
 std::string format_compare(const CompareResult& r, const CompareOptions& opt) {
   std::string out = fmt::format(
-      "Each figure is its time over the same round's reference time (median over rounds; lower is faster).\n"
-      "A regression: slower by more than {:.0f}% and by more than the noise, the larger of the two runs' spreads\n"
-      "(3 x 1.4826 x the median absolute deviation of the per-round ratios, over their median).\n\n",
+      "Each figure is its fastest chunk over the fastest chunk of its reference, over all rounds (lower is faster),\n"
+      "or its instructions per unit (--metric instructions). A regression: slower (more) by more than {:.0f}%,\n"
+      "for time on a first look and again on a second one with more rounds.\n\n",
       100 * opt.threshold);
-  out += "| figure | baseline | current | change | noise | verdict |\n| --- | --- | --- | --- | --- | --- |\n";
+  out += "| figure | baseline | current | change | rounds | verdict |\n| --- | --- | --- | --- | --- | --- |\n";
   for (const CompareRow& row : r.rows) {
     if (row.verdict.rfind("only-in", 0) == 0) {
       out += fmt::format("| {} | | | | | {} |\n", row.figure, row.verdict);
       continue;
     }
-    out += fmt::format("| {} | {:.4g} | {:.4g} | {:+.1f}% | {:.1f}% | {} |\n", row.figure, row.baseline, row.current,
-                       100 * row.change, 100 * row.noise, row.verdict);
+    out += fmt::format("| {} | {:.4g} | {:.4g} | {:+.1f}% | {} | {} |\n", row.figure, row.baseline, row.current,
+                       100 * row.change, row.rounds, row.verdict);
   }
   out += "\n";
   for (const std::string& n : r.notes) out += n + "\n";
   return out;
+}
+
+void merge_rounds(json& report, const json& more) {
+  std::map<std::string, const json*> extra;
+  for (const json& f : more["figures"]) extra[f["name"].get<std::string>()] = &f;
+  for (json& f : report["figures"]) {
+    const auto it = extra.find(f["name"].get<std::string>());
+    if (it == extra.end()) continue;
+    const json& m = *it->second;
+    for (const char* k : {"samples", "best_samples"})
+      for (const json& s : m["seconds"][k]) f["seconds"][k].push_back(s);
+    json& g = f["gate"];
+    const json& mg = m["gate"];
+    g["figure_best_s"] = std::min(g["figure_best_s"].get<double>(), mg["figure_best_s"].get<double>());
+    g["reference_best_s"] = std::min(g["reference_best_s"].get<double>(), mg["reference_best_s"].get<double>());
+    g["ratio"] = g["figure_best_s"].get<double>() / g["reference_best_s"].get<double>();
+    g["rounds"] = g["rounds"].get<int>() + mg["rounds"].get<int>();
+    g["second_look"] = true;
+  }
 }
 
 }  // namespace acx::bench
