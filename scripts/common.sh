@@ -25,21 +25,22 @@ configure_and_build() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     local last pct
-    last=$(grep -oE '^\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 | tr -d '[]')
+    last=$(grep -oE '^\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 | tr -d '[]' || true)
     [ -n "$last" ] || continue
     pct=$(( 100 * ${last%/*} / ${last#*/} ))
     if [ $tty = 1 ]; then printf '\r  building %s: %3d%% (%s steps)' "$dir" "$pct" "$last"
     elif [ $(( pct / 25 )) -gt $shown ]; then shown=$(( pct / 25 )); echo "  building $dir: $pct% ($last steps)"; fi
   done
-  wait "$pid"; rc=$?
-  [ $tty = 1 ] && printf '\n'
+  # (Written so that a caller's `set -e` sees the failure only after it is reported.)
+  if wait "$pid"; then rc=0; else rc=$?; fi
+  if [ $tty = 1 ]; then printf '\n'; fi
   if [ $rc != 0 ]; then
     grep -m 1 -A 60 '^FAILED:' "$log" >&2 || tail -n 60 "$log" >&2
     echo "build failed: $dir (the whole compiler output is in $log)" >&2
     return 1
   fi
   local warnings
-  warnings=$(grep -c 'warning:' "$log")
+  warnings=$(grep -c 'warning:' "$log" || true)
   if [ "$warnings" -gt 0 ]; then
     echo "  built $dir in $(( SECONDS - start ))s with $warnings compiler warning(s): see $log"
   else
