@@ -199,6 +199,14 @@ std::map<std::string, double> parse_inject(const std::string& s) {
   return out;
 }
 
+// The test hook's factor for `it`, by its kernel or its full name.
+void set_injected_slowdown(Item& it, const std::map<std::string, double>& inject) {
+  for (const std::string& key : {it.kernel, it.name()}) {
+    const auto f = inject.find(key);
+    if (f != inject.end()) it.inject = f->second;
+  }
+}
+
 // ---- the reference kernels ---------------------------------------------------------------
 // Three, measured in every round: sgemm (the compute ceiling), a copy far
 // beyond the last-level cache (the DRAM ceiling), and a copy that fits in it
@@ -716,10 +724,7 @@ json count_instructions(const BenchOptions& opt, const std::vector<BenchSize>& s
     // --instr-atstart=no): several times faster, and nothing of it is counted.
     CALLGRIND_START_INSTRUMENTATION;
     for (Item& it : make_items(rig)) {
-      for (const std::string& key : {it.kernel, it.name()}) {
-        const auto f = inject.find(key);
-        if (f != inject.end()) it.inject = f->second;
-      }
+      set_injected_slowdown(it, inject);
       if (it.setup) it.setup();
       it.fn();  // warm-up: first-touch page faults and BLAS buffers are not the figure
       if (it.setup) it.setup();
@@ -881,10 +886,7 @@ json run(const BenchOptions& opt, std::ostream& log) {
         items.push_back(std::move(it));
     }
     for (Item& it : items) {
-      for (const std::string& key : {it.kernel, it.name()}) {
-        const auto f = inject.find(key);
-        if (f != inject.end()) it.inject = f->second;
-      }
+      set_injected_slowdown(it, inject);
       calibrate(dev, it, target_s);
     }
     // Rounds: the references, then every figure; ratios are taken within a round.
