@@ -151,6 +151,11 @@ struct EnvInfo {
   std::vector<float> obs_low, obs_high;        // (obs_dim), may be +-inf
   std::string state_layout;
   std::string source;                 // the reference it follows (file, version, paper)
+  // Simulator-backed envs (the MuJoCo tasks): the id and version of the task
+  // they copy, the engine that runs them, and physics steps per env step.
+  std::string reference_id;           // e.g. "HalfCheetah-v5 (gymnasium 1.4.0)"
+  std::string engine;                 // e.g. "MuJoCo 4.0.0"; empty for kernel envs
+  int frame_skip = 0;
 };
 
 template <Environment E>

@@ -41,6 +41,22 @@ VecEnv::VecEnv(const Device& dev, EnvInfo info, int64_t n_envs)
                          done_length_.data()};
 }
 
+VecEnv::VecEnv(const Device& dev, EnvInfo info, int64_t n_envs, OwnArrays)
+    : dev_(dev), info_(std::move(info)), n_envs_(n_envs), max_steps_(info_.max_steps) {
+  ACX_USAGE_CHECK(n_envs >= 1, "the number of envs must be at least 1 (got " + std::to_string(n_envs) + ")");
+  ACX_USAGE_CHECK(n_envs <= 0x7fffffffll, "at most 2^31 - 1 envs of this kind on one device");
+  arrays_.n_envs = n_envs;
+}
+
+void VecEnv::set_state_rows(const std::vector<double>& rows) {
+  const size_t want = static_cast<size_t>(n_envs_) * info_.state_dim;
+  ACX_CHECK(rows.size() == want, "set_state_rows: expected " + std::to_string(want) + " values");
+  std::vector<float> f(rows.begin(), rows.end());
+  const Buffer<float> d = Buffer<float>::from_host(dev_, f);
+  set_state(d.data());
+  dev_.synchronize();
+}
+
 void VecEnv::set_max_steps(int max_steps) {
   ACX_USAGE_CHECK(max_steps >= 1, "max_steps must be at least 1 (got " + std::to_string(max_steps) + ")");
   max_steps_ = max_steps;
@@ -59,46 +75,59 @@ size_t VecEnv::bytes_per_env() const {
   return sizeof(float) * (info_.state_dim + 2 * info_.obs_dim + 3) + 2 * sizeof(uint8_t) + 3 * sizeof(int32_t);
 }
 
-std::vector<HostArray> VecEnv::to_host() const {
+void VecEnv::arrays_to_host(std::vector<HostArray>& out) const {
   const int64_t n = n_envs_;
   const size_t un = static_cast<size_t>(n);
-  const int64_t sd = info_.state_dim, od = info_.obs_dim;
-  std::vector<HostArray> out;
-  out.push_back(device_to_host_array(dev_, "env.state", {sd, n}, state_.data(), un * sd));
-  out.push_back(device_to_host_array(dev_, "env.obs", {n, od}, obs_.data(), un * od));
-  out.push_back(device_to_host_array(dev_, "env.final_obs", {n, od}, final_obs_.data(), un * od));
-  out.push_back(device_to_host_array(dev_, "env.reward", {n}, reward_.data(), un));
-  out.push_back(device_to_host_array(dev_, "env.terminated", {n}, terminated_.data(), un));
-  out.push_back(device_to_host_array(dev_, "env.truncated", {n}, truncated_.data(), un));
-  out.push_back(device_to_host_array(dev_, "env.episode_step", {n}, episode_step_.data(), un));
-  out.push_back(device_to_host_array(dev_, "env.episode_index", {n}, episode_index_.data(), un));
-  out.push_back(device_to_host_array(dev_, "env.episode_return", {n}, episode_return_.data(), un));
-  out.push_back(device_to_host_array(dev_, "env.done_return", {n}, done_return_.data(), un));
-  out.push_back(device_to_host_array(dev_, "env.done_length", {n}, done_length_.data(), un));
+  const int64_t od = info_.obs_dim;
+  const VecEnvArrays& a = arrays_;
+  out.push_back(device_to_host_array(dev_, "env.obs", {n, od}, a.obs, un * od));
+  out.push_back(device_to_host_array(dev_, "env.final_obs", {n, od}, a.final_obs, un * od));
+  out.push_back(device_to_host_array(dev_, "env.reward", {n}, a.reward, un));
+  out.push_back(device_to_host_array(dev_, "env.terminated", {n}, a.terminated, un));
+  out.push_back(device_to_host_array(dev_, "env.truncated", {n}, a.truncated, un));
+  out.push_back(device_to_host_array(dev_, "env.episode_step", {n}, a.episode_step, un));
+  out.push_back(device_to_host_array(dev_, "env.episode_index", {n}, a.episode_index, un));
+  out.push_back(device_to_host_array(dev_, "env.episode_return", {n}, a.episode_return, un));
+  out.push_back(device_to_host_array(dev_, "env.done_return", {n}, a.done_return, un));
+  out.push_back(device_to_host_array(dev_, "env.done_length", {n}, a.done_length, un));
   const std::vector<uint64_t> seed{seed_};
   HostArray s{"env.seed", "I64", {1}, std::vector<uint8_t>(8)};
   std::memcpy(s.bytes.data(), seed.data(), 8);
   out.push_back(std::move(s));
+}
+
+void VecEnv::arrays_from_host(const std::vector<HostArray>& arrays) {
+  const size_t n = static_cast<size_t>(n_envs_);
+  const size_t od = info_.obs_dim;
+  const VecEnvArrays& a = arrays_;
+  host_array_to_device(dev_, arrays, "env.obs", "F32", n * od, a.obs);
+  host_array_to_device(dev_, arrays, "env.final_obs", "F32", n * od, a.final_obs);
+  host_array_to_device(dev_, arrays, "env.reward", "F32", n, a.reward);
+  host_array_to_device(dev_, arrays, "env.terminated", "U8", n, a.terminated);
+  host_array_to_device(dev_, arrays, "env.truncated", "U8", n, a.truncated);
+  host_array_to_device(dev_, arrays, "env.episode_step", "I32", n, a.episode_step);
+  host_array_to_device(dev_, arrays, "env.episode_index", "U32", n, a.episode_index);
+  host_array_to_device(dev_, arrays, "env.episode_return", "F32", n, a.episode_return);
+  host_array_to_device(dev_, arrays, "env.done_return", "F32", n, a.done_return);
+  host_array_to_device(dev_, arrays, "env.done_length", "I32", n, a.done_length);
+  for (const HostArray& h : arrays) {
+    if (h.name == "env.seed" && h.bytes.size() == 8) std::memcpy(&seed_, h.bytes.data(), 8);
+  }
+}
+
+std::vector<HostArray> VecEnv::to_host() const {
+  const int64_t n = n_envs_;
+  const int64_t sd = info_.state_dim;
+  std::vector<HostArray> out;
+  out.push_back(device_to_host_array(dev_, "env.state", {sd, n}, state_.data(), static_cast<size_t>(n) * sd));
+  arrays_to_host(out);
   return out;
 }
 
 void VecEnv::from_host(const std::vector<HostArray>& arrays) {
   const size_t n = static_cast<size_t>(n_envs_);
-  const size_t sd = info_.state_dim, od = info_.obs_dim;
-  host_array_to_device(dev_, arrays, "env.state", "F32", n * sd, state_.data());
-  host_array_to_device(dev_, arrays, "env.obs", "F32", n * od, obs_.data());
-  host_array_to_device(dev_, arrays, "env.final_obs", "F32", n * od, final_obs_.data());
-  host_array_to_device(dev_, arrays, "env.reward", "F32", n, reward_.data());
-  host_array_to_device(dev_, arrays, "env.terminated", "U8", n, terminated_.data());
-  host_array_to_device(dev_, arrays, "env.truncated", "U8", n, truncated_.data());
-  host_array_to_device(dev_, arrays, "env.episode_step", "I32", n, episode_step_.data());
-  host_array_to_device(dev_, arrays, "env.episode_index", "U32", n, episode_index_.data());
-  host_array_to_device(dev_, arrays, "env.episode_return", "F32", n, episode_return_.data());
-  host_array_to_device(dev_, arrays, "env.done_return", "F32", n, done_return_.data());
-  host_array_to_device(dev_, arrays, "env.done_length", "I32", n, done_length_.data());
-  for (const HostArray& a : arrays) {
-    if (a.name == "env.seed" && a.bytes.size() == 8) std::memcpy(&seed_, a.bytes.data(), 8);
-  }
+  host_array_to_device(dev_, arrays, "env.state", "F32", n * info_.state_dim, state_.data());
+  arrays_from_host(arrays);
 }
 
 namespace {

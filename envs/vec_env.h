@@ -25,6 +25,11 @@ namespace acx {
 class VecEnv {
  public:
   VecEnv(const Device& dev, EnvInfo info, int64_t n_envs);
+  // For envs that keep their arrays themselves (the MuJoCo tasks): nothing is
+  // allocated, and the subclass must point arrays_ at n_envs rows of each
+  // array before anyone steps it.
+  struct OwnArrays {};
+  VecEnv(const Device& dev, EnvInfo info, int64_t n_envs, OwnArrays);
   virtual ~VecEnv() = default;
   VecEnv(const VecEnv&) = delete;
   VecEnv& operator=(const VecEnv&) = delete;
@@ -41,6 +46,10 @@ class VecEnv {
   // Puts env i in physical state row i of `states` (n_envs, state_dim),
   // device memory; episode counters restart at zero.
   virtual void set_state(const float* states) = 0;
+  // The same from host rows in float64 (acx rollout --init): envs whose
+  // physics runs in double (MuJoCo) take them as they are; the others round
+  // them to float32 and call set_state.
+  virtual void set_state_rows(const std::vector<double>& rows);
 
   // Off: envs keep stepping past the end of an episode (acx rollout).
   void set_auto_reset(bool on) { auto_reset_ = on; }
@@ -58,26 +67,36 @@ class VecEnv {
   const uint8_t* truncated() const { return arrays_.truncated; }
 
   // Host copies, for tests, the CLI and logs (these wait for the device).
-  std::vector<float> state_host() const;  // (n_envs, state_dim), row-major
-  std::vector<float> obs_host() const { return obs_.to_host(); }
-  std::vector<float> final_obs_host() const { return final_obs_.to_host(); }
-  std::vector<float> reward_host() const { return reward_.to_host(); }
-  std::vector<uint8_t> terminated_host() const { return terminated_.to_host(); }
-  std::vector<uint8_t> truncated_host() const { return truncated_.to_host(); }
-  std::vector<int32_t> episode_step_host() const { return episode_step_.to_host(); }
-  std::vector<float> episode_return_host() const { return episode_return_.to_host(); }
-  std::vector<float> done_return_host() const { return done_return_.to_host(); }
-  std::vector<int32_t> done_length_host() const { return done_length_.to_host(); }
+  virtual std::vector<float> state_host() const;  // (n_envs, state_dim), row-major
+  std::vector<float> obs_host() const { return copy_out(arrays_.obs, n_envs_ * info_.obs_dim); }
+  std::vector<float> final_obs_host() const { return copy_out(arrays_.final_obs, n_envs_ * info_.obs_dim); }
+  std::vector<float> reward_host() const { return copy_out(arrays_.reward, n_envs_); }
+  std::vector<uint8_t> terminated_host() const { return copy_out(arrays_.terminated, n_envs_); }
+  std::vector<uint8_t> truncated_host() const { return copy_out(arrays_.truncated, n_envs_); }
+  std::vector<int32_t> episode_step_host() const { return copy_out(arrays_.episode_step, n_envs_); }
+  std::vector<float> episode_return_host() const { return copy_out(arrays_.episode_return, n_envs_); }
+  std::vector<float> done_return_host() const { return copy_out(arrays_.done_return, n_envs_); }
+  std::vector<int32_t> done_length_host() const { return copy_out(arrays_.done_length, n_envs_); }
 
   // Bytes of device memory per env.
-  size_t bytes_per_env() const;
+  virtual size_t bytes_per_env() const;
 
   // Every per-env array and the seed, for checkpoints ("env.state", ...), and
   // back: a resumed env continues exactly where the saved one stood.
-  std::vector<HostArray> to_host() const;
-  void from_host(const std::vector<HostArray>& arrays);
+  virtual std::vector<HostArray> to_host() const;
+  virtual void from_host(const std::vector<HostArray>& arrays);
 
  protected:
+  template <typename T>
+  std::vector<T> copy_out(const T* p, int64_t n) const {
+    std::vector<T> out(static_cast<size_t>(n));
+    memory::copy_device_to_host(dev_, out.data(), p, out.size() * sizeof(T));
+    return out;
+  }
+  // The arrays every env has (all but env.state), to and from checkpoints.
+  void arrays_to_host(std::vector<HostArray>& out) const;
+  void arrays_from_host(const std::vector<HostArray>& arrays);
+
   Device dev_;
   EnvInfo info_;
   int64_t n_envs_;

@@ -70,5 +70,30 @@ void set_zero(const Device& dev, void* dst, size_t bytes) {
   }
 }
 
+void* allocate_pinned(const Device& dev, size_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (dev.is_cuda()) return cuda_api::malloc_host(bytes);
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+  return p;
+}
+
+void release_pinned(const Device& dev, void* ptr) noexcept {
+  if (dev.is_cuda()) {
+    cuda_api::free_host(ptr);
+  } else {
+    std::free(ptr);
+  }
+}
+
+void copy_host_to_device_async(const Device& dev, void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (dev.is_cuda()) {
+    cuda_api::memcpy_async(dst, src, bytes, cuda_api::CopyKind::kHostToDevice, dev.stream());
+  } else {
+    std::memcpy(dst, src, bytes);
+  }
+}
+
 }  // namespace memory
 }  // namespace acx

@@ -20,6 +20,13 @@ void copy_host_to_device(const Device& dev, void* dst, const void* src, size_t b
 void copy_device_to_host(const Device& dev, void* dst, const void* src, size_t bytes);  // waits
 void copy_device_to_device(const Device& dev, void* dst, const void* src, size_t bytes);
 void set_zero(const Device& dev, void* dst, size_t bytes);
+// Host memory a device can copy from and to asynchronously: page-locked on a
+// CUDA device, plain (64-byte aligned) on the CPU.
+void* allocate_pinned(const Device& dev, size_t bytes);
+void release_pinned(const Device& dev, void* ptr) noexcept;
+// Starts a copy on the device's stream and returns at once: `src` (pinned)
+// must stay unchanged until the stream reaches the copy. A plain memcpy on the CPU.
+void copy_host_to_device_async(const Device& dev, void* dst, const void* src, size_t bytes);
 }  // namespace memory
 
 template <typename T>

@@ -88,6 +88,17 @@ void free(void* ptr) noexcept {
   if (ptr) (void)cudaFree(ptr);  // destructors must not throw; a failed free is reported by the next checked call
 }
 
+void* malloc_host(size_t bytes) {
+  void* p = nullptr;
+  if (bytes == 0) return nullptr;
+  ACX_CUDA_CHECK(cudaMallocHost(&p, bytes));
+  return p;
+}
+
+void free_host(void* ptr) noexcept {
+  if (ptr) (void)cudaFreeHost(ptr);
+}
+
 void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) {
   if (bytes == 0) return;
   ACX_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, to_cuda(kind), static_cast<cudaStream_t>(stream)));

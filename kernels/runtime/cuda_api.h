@@ -43,6 +43,11 @@ std::string driver_version();
 void set_device(int ordinal);
 void* malloc(size_t bytes);
 void free(void* ptr) noexcept;
+// Page-locked host memory: what an asynchronous copy to or from the device
+// needs to overlap with the host (cudaMallocHost). The emulation returns
+// plain host memory.
+void* malloc_host(size_t bytes);
+void free_host(void* ptr) noexcept;
 void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream);
 void memset_async(void* dst, int value, size_t bytes, void* stream);
 

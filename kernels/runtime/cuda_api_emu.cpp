@@ -53,6 +53,16 @@ void* malloc(size_t bytes) {
 
 void free(void* ptr) noexcept { std::free(ptr); }
 
+void* malloc_host(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  ACX_CHECK(p != nullptr, "out of host memory for an emulated pinned allocation");
+  simt::poison(p, bytes);
+  return p;
+}
+
+void free_host(void* ptr) noexcept { std::free(ptr); }
+
 void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind, void*) {
   if (bytes) std::memmove(dst, src, bytes);
 }

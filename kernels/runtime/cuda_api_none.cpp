@@ -23,6 +23,8 @@ std::string driver_version() { return {}; }
 void set_device(int) { not_built(); }
 void* malloc(size_t) { not_built(); }
 void free(void*) noexcept {}
+void* malloc_host(size_t) { not_built(); }
+void free_host(void*) noexcept {}
 void memcpy_async(void*, const void*, size_t, CopyKind, void*) { not_built(); }
 void memset_async(void*, int, size_t, void*) { not_built(); }
 void* stream_create() { not_built(); }
