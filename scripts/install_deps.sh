@@ -42,9 +42,20 @@ install_cuobjdump() {
   rm -rf "$tmp"
 }
 
+# MuJoCo 4.0.0 (the mujoco-core wheel) and gymnasium 1.4.0's task models,
+# pinned and hash-checked, into .tools/mujoco-4.0.0/ (git-ignored); CMake's
+# ACX_MUJOCO=AUTO builds the MuJoCo tasks when they are there.
+install_mujoco() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  python3 "$root/tools/fetch_mujoco.py" >/dev/null ||
+    echo "install_deps: could not fetch MuJoCo; acx builds without the MuJoCo tasks" >&2
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install_deps: all ${#packages[@]} packages present"
   install_cuobjdump
+  install_mujoco
   exit 0
 fi
 
@@ -63,3 +74,4 @@ if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-rec
 fi
 echo "install_deps: installed ${#missing[@]} packages"
 install_cuobjdump
+install_mujoco

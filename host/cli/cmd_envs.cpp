@@ -22,6 +22,9 @@ namespace acx {
 namespace {
 
 std::string bounds_string(const std::vector<float>& lo, const std::vector<float>& hi) {
+  bool same = lo.size() > 2;
+  for (size_t i = 1; same && i < lo.size(); ++i) same = lo[i] == lo[0] && hi[i] == hi[0];
+  if (same) return fmt::format("{} x [{:g}, {:g}]", lo.size(), lo[0], hi[0]);
   std::string s = "[";
   for (size_t i = 0; i < lo.size(); ++i) s += fmt::format("{}[{:g}, {:g}]", i ? ", " : "", lo[i], hi[i]);
   return s + "]";
@@ -49,6 +52,11 @@ void print_envs(bool as_json) {
                      {"obs_high", bounds_json(e.obs_high)},
                      {"state_layout", e.state_layout},
                      {"source", e.source}});
+      if (!e.engine.empty()) {
+        out.back()["reference_id"] = e.reference_id;
+        out.back()["engine"] = e.engine;
+        out.back()["frame_skip"] = e.frame_skip;
+      }
     }
     std::cout << out.dump(2) << "\n";
     return;
@@ -59,6 +67,10 @@ void print_envs(bool as_json) {
                bounds_string(e.action_low, e.action_high));
     fmt::print("{:<24} {:>3} {:>3} {:>5}  obs    {}\n", "", "", "", "", bounds_string(e.obs_low, e.obs_high));
     fmt::print("{:<24} {:>3} {:>3} {:>5}  state  {}\n", "", "", "", "", e.state_layout);
+    if (!e.engine.empty()) {
+      fmt::print("{:<24} {:>3} {:>3} {:>5}  copies {}, run by {}, frame skip {}\n", "", "", "", "", e.reference_id,
+                 e.engine, e.frame_skip);
+    }
   }
   fmt::print("docs/envs.md describes each env and the source it follows.\n");
 }
@@ -85,8 +97,12 @@ void rollout(const RolloutArgs& args) {
   npy::expect_shape(init, {-1, info.state_dim}, args.init + " (--init, [n_envs, state_dim] for " + info.name + ")");
   const int64_t n_envs = init.shape[0];
   ACX_USAGE_CHECK(n_envs >= 1, args.init + ": --init holds no envs");
-  const std::vector<float> states = init.to_float32();
-  check_finite(states, args.init);
+  const std::vector<double> states = init.to_float64();
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (!std::isfinite(states[i])) {
+      throw UsageError(fmt::format("{}: element {} is {} (inputs must be finite)", quote_input(args.init), i, states[i]));
+    }
+  }
 
   const npy::Array actions = npy::read(args.actions);
   ACX_USAGE_CHECK(actions.dtype == npy::DType::kFloat32,
@@ -112,11 +128,7 @@ void rollout(const RolloutArgs& args) {
   const Device dev = Device::create(args.device, 0, &std::cerr);
   std::unique_ptr<VecEnv> env = make_vec_env(dev, info.name, n_envs);
   env->set_auto_reset(false);
-  {
-    const Buffer<float> d_states = Buffer<float>::from_host(dev, states);
-    env->set_state(d_states.data());
-    dev.synchronize();
-  }
+  env->set_state_rows(states);  // float64 rows: the MuJoCo tasks take them exactly
 
   const int64_t od = info.obs_dim, ad = info.act_dim;
   std::vector<float> obs(n_steps * n_envs * od), reward(n_steps * n_envs);
@@ -156,7 +168,7 @@ void register_envs_commands(CLI::App& app) {
   static RolloutArgs args_storage;
   RolloutArgs* a = &args_storage;
   ro->add_option("--env", a->env, "Environment name (see acx envs)")->required();
-  ro->add_option("--init", a->init, "float32/float64 .npy [n_envs, state_dim]: the physical states")
+  ro->add_option("--init", a->init, "float32/float64 .npy [n_envs, state_dim]: the physical states (MuJoCo tasks: qpos, qvel)")
       ->required()
       ->check(CLI::ExistingFile);
   ro->add_option("--actions", a->actions, "float32 .npy [n_steps, n_envs, act_dim], passed to the env unclipped")
