@@ -3,6 +3,9 @@
 # Release into build/, show the devices, and train TD3 on pendulum with the
 # defaults (about two minutes on two CPU cores), ending with the run's summary.
 # Extra arguments go to `acx train` (e.g. scripts/quickstart.sh --env lqr).
+# MuJoCo: scripts/quickstart.sh --env half-cheetah trains TD3 on gymnasium's
+# HalfCheetah-v5 (MuJoCo 4.0.0, fetched by install_deps; 1M steps by default,
+# add --set run.total_env_steps=200000 for a shorter run; docs/envs.md).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ACX_ROOT"
@@ -23,3 +26,6 @@ args=("$@")
 echo "quickstart: build/acx train ${args[*]} --out $out"
 ./build/acx train "${args[@]}" --out "$out"
 echo "quickstart: done; metrics, checkpoint, learning_curve.png and summary.json are in $out/"
+if ./build/acx envs | grep -q '^half-cheetah '; then
+  echo "quickstart: MuJoCo tasks are built in too: scripts/quickstart.sh --env half-cheetah (acx envs lists them)"
+fi

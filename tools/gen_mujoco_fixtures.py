@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 import pinned_venv
 
@@ -66,7 +67,11 @@ def main():
     import mujoco
     import numpy as np
 
+    args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
+    # MuJoCo's default log handler appends to MUJOCO_LOG.TXT in the working
+    # directory: keep that out of the checkout.
+    os.chdir(tempfile.mkdtemp(prefix="acx-mujoco-fixtures-"))
     rng = np.random.default_rng(SEED)
     files = {}
 

@@ -401,11 +401,11 @@ std::mutex g_log_mutex;
 std::set<std::string>* g_seen = nullptr;
 
 void log_handler(const mjLogMessage* msg) {
-  if (t_loading_model || msg->level > 1) return;  // errors (0) and warnings (1) only
+  if (t_loading_model || msg->level < mjLOG_WARNING) return;  // warnings and errors only
   std::lock_guard<std::mutex> lock(g_log_mutex);
   if (!g_seen) g_seen = new std::set<std::string>;
   if (!g_seen->insert(msg->subject).second) return;
-  std::fprintf(stderr, "acx: MuJoCo %s: %s (shown once)\n", msg->level == 0 ? "error" : "warning", msg->subject);
+  std::fprintf(stderr, "acx: MuJoCo %s: %s (shown once)\n", msg->level >= mjLOG_ERROR ? "error" : "warning", msg->subject);
 }
 
 void install_log_handler() {
@@ -833,4 +833,11 @@ bool register_all(std::integer_sequence<int, I...>) {
 [[maybe_unused]] const bool g_registered = register_all(std::make_integer_sequence<int, kNumTasks>{});
 
 }  // namespace
+
+TaskModel task_model(const std::string& name) {
+  for (const Task& t : kTasks) {
+    if (name == t.name) return {(std::filesystem::path(assets_dir()) / t.xml).string(), t.frame_skip};
+  }
+  throw UsageError("unknown MuJoCo task " + quote_input(name));
+}
 }  // namespace acx::mujoco_env

@@ -23,4 +23,12 @@ constexpr const char* kGymnasiumVersion = "1.4.0";
 // ACX_MUJOCO_ASSETS when set, else the folder install_deps.sh filled.
 std::string assets_dir();
 
+// The model file (full path) and frame skip of task `name` (for benchmarks
+// that run the physics alone); throws UsageError for an unknown task.
+struct TaskModel {
+  std::string xml_path;
+  int frame_skip = 0;
+};
+TaskModel task_model(const std::string& name);
+
 }  // namespace acx::mujoco_env

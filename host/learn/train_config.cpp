@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "envs/vec_env.h"
 #include "kernels/runtime/error.h"
 
 namespace acx {
@@ -89,6 +90,21 @@ ConfigSchema train_schema() {
   return s;
 }
 
+namespace {
+// The MuJoCo tasks (envs/mujoco/): TD3 as the papers and CleanRL's
+// td3_continuous_action.py run it (25k random steps before learning, one
+// update per transition, 256x256 networks, exploration 0.1), with a few
+// envs per agent to batch the physics.
+const std::map<std::string, std::string>& mujoco_defaults() {
+  static const std::map<std::string, std::string> mujoco = {
+      {"run.total_env_steps", "1000000"}, {"env.n_envs", "4"},
+      {"algo.learning_starts", "25000"},  {"algo.warmup_steps", "25000"},
+      {"run.eval_every", "10000"},        {"run.eval_episodes", "10"},
+      {"run.checkpoint_every", "50000"},  {"run.log_every", "5000"}};
+  return mujoco;
+}
+}  // namespace
+
 const std::map<std::string, std::string>& env_defaults(const std::string& env) {
   static const std::map<std::string, std::map<std::string, std::string>> table = {
       {"pendulum",
@@ -156,7 +172,11 @@ const std::map<std::string, std::string>& env_defaults(const std::string& env) {
   };
   static const std::map<std::string, std::string> none;
   const auto it = table.find(env);
-  return it == table.end() ? none : it->second;
+  if (it != table.end()) return it->second;
+  for (const EnvInfo& e : registered_envs()) {
+    if (e.name == env && e.engine.rfind("MuJoCo", 0) == 0) return mujoco_defaults();
+  }
+  return none;
 }
 
 std::string training_options_markdown() {
@@ -165,6 +185,8 @@ std::string training_options_markdown() {
   for (const char* env : {"pendulum", "mountain-car-continuous", "cartpole-swingup", "acrobot-continuous", "lqr"}) {
     for (const auto& [k, v] : env_defaults(env)) out += fmt::format("| {} | `{}` | `{}` |\n", env, k, v);
   }
+  // The MuJoCo tasks share one table (docs/envs.md lists them).
+  for (const auto& [k, v] : mujoco_defaults()) out += fmt::format("| every MuJoCo task | `{}` | `{}` |\n", k, v);
   return out;
 }
 
