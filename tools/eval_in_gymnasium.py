@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drive gymnasium's own Pendulum-v1 (or another gymnasium env with the same
-observation layout) with the actor of an acx checkpoint, to show the policy
-acx learned works outside acx.
+observation layout, such as the MuJoCo v5 tasks) with the actor of an acx
+checkpoint, to show the policy acx learned works outside acx.
 
     python3 tools/eval_in_gymnasium.py runs/pendulum-td3-seed1/checkpoint.safetensors \
         [--env-id Pendulum-v1] [--episodes 10] [--agent 0] [--min-return -200]
@@ -12,19 +12,30 @@ actor.layers.{l}.weight (K, out, in) and actor.layers.{l}.bias (K, out) of
 agent --agent, and runs the actor in float64: ReLU hidden layers, then
 a = mid + half * tanh(z) with mid/half from the checkpoint's action bounds.
 Shares no code with acx. Installs the pinned gymnasium into a private venv on
-first use (tools/pinned_venv.py).
+first use (tools/pinned_venv.py): 1.0.0 for the classic-control ids, and for
+the MuJoCo "-v5" ids gymnasium[mujoco] 1.4.0 with MuJoCo 4.0.0, the versions
+acx's MuJoCo tasks copy (tools/gen_mujoco_fixtures.py pins them). A checkpoint
+trained with observation normalization is refused (the script would have to
+copy acx's normalizer).
 Prints JSON; exits 1 when the mean return is below --min-return.
 """
 import argparse
 import json
+import os
 import sys
+import tempfile
 
 import pinned_venv
 
 GYMNASIUM_VERSION = "1.0.0"
 
 
-def ensure_gymnasium():
+def ensure_gymnasium(env_id):
+    if env_id.endswith("-v5"):
+        from gen_mujoco_fixtures import PINS
+        pinned_venv.run_inside("gym-mujoco", PINS,
+                               "import gymnasium, gymnasium.envs.mujoco, mujoco; assert mujoco.__version__ == '4.0.0'")
+        return
     pinned_venv.run_inside("gym-eval", [f"gymnasium=={GYMNASIUM_VERSION}", "numpy"],
                            f"import numpy, gymnasium; assert gymnasium.__version__ == {GYMNASIUM_VERSION!r}")
 
@@ -54,11 +65,16 @@ def main():
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--min-return", type=float, default=None)
     args = ap.parse_args()
-    ensure_gymnasium()
+    args.checkpoint = os.path.abspath(args.checkpoint)
+    ensure_gymnasium(args.env_id)
+    if args.env_id.endswith("-v5"):
+        os.chdir(tempfile.gettempdir())  # MuJoCo's log file stays out of the caller's folder
     import gymnasium as gym
     import numpy as np
 
     tensors, meta = read_safetensors(args.checkpoint)
+    if any(k.startswith("obs_norm.") for k in tensors):
+        sys.exit("this checkpoint normalizes observations; eval_in_gymnasium.py runs plain actors only")
     layers = json.loads(meta["actor_layers"])
     low = np.array(json.loads(meta["action_low"]), dtype=np.float64)
     high = np.array(json.loads(meta["action_high"]), dtype=np.float64)
