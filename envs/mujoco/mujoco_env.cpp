@@ -5,7 +5,8 @@
 // and each *_v5.py (facts, not code, are used here):
 //   - the action goes to ctrl as given (MuJoCo clamps it inside the
 //     actuator model; gymnasium does not clip it), then mj_step frame_skip
-//     times and one mj_rnePostConstraint; observations are read without
+//     times and one mj_rnePostConstraint (for the tasks that read its
+//     cfrc_ext; for the others it changes nothing they see); observations are read without
 //     another mj_forward, so xpos, cinert, cvel, cfrc_ext, site_xpos are those
 //     of the last substep's start, as gymnasium sees them;
 //   - a quantity read "before" the step (Ant's torso xy, Humanoid's centre of
@@ -177,6 +178,11 @@ double standard_normal(PhiloxStream& rng) {
 }
 
 // ---- one task's physics ----------------------------------------------------
+
+// Whether the task reads what mj_rnePostConstraint computes (cfrc_ext).
+bool reads_contact_forces(const Task& t) {
+  return t.kind == Kind::kAnt || t.kind == Kind::kHumanoid || t.kind == Kind::kHumanoidStandup;
+}
 
 struct Ids {
   int fingertip = -1, target = -1, tips_arm = -1, object = -1, goal = -1;
@@ -485,7 +491,10 @@ void step_func(const mjModel* m, mjData* d, int i, void* arg) {
     double* carry = a.carry + kCarry * i;
     const double before[kCarry] = {carry[0], carry[1]};
     for (int f = 0; f < t.frame_skip; ++f) mj_step(m, d);
-    mj_rnePostConstraint(m, d);
+    // gymnasium calls it after every step; only its outputs cfrc_ext/cacc/
+    // cfrc_int depend on it, and only Ant and the humanoids read them (no
+    // later step does), so the other tasks skip it with the same bits.
+    if (reads_contact_forces(t)) mj_rnePostConstraint(m, d);
     carry_now(t, m, d, *a.ids, carry);
     double o[512];
     observe(t, m, d, *a.ids, o);
