@@ -27,7 +27,7 @@ for task in $TASKS; do
     if [ "$PEER" = yes ] && [ ! -s "$OUT/$task-peer-seed$seed.json" ]; then
       echo "mujoco bench: peer $task seed $seed"
       python3 bench/peers/td3_mujoco_peer.py --env-id "${GYM[$task]}" --seed "$seed" --total-timesteps "$STEPS" \
-        --threads 2 --json "$OUT/$task-peer-seed$seed.json" >/dev/null
+        --threads 2 --json "$OUT/$task-peer-seed$seed.json" > "$OUT/$task-peer-seed$seed.log"
     fi
     dir="$OUT/$task-acx-seed$seed"
     if [ ! -s "$dir/summary.json" ]; then

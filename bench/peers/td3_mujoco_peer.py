@@ -46,6 +46,8 @@ def main():
     ap.add_argument("--eval-episodes", type=int, default=10)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if args.json:
+        args.json = os.path.abspath(args.json)
     pinned_venv.run_inside("td3-mujoco-peer", PINS,
                            "import torch, gymnasium, gymnasium.envs.mujoco, mujoco; assert mujoco.__version__ == '4.0.0'")
     os.chdir(os.environ.get("TMPDIR", "/tmp"))  # MuJoCo's log file stays out of the checkout
