@@ -5,7 +5,6 @@
 // emulation's CUDA API stand-in in the emu build, on a GPU where there is one).
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -225,16 +224,6 @@ TEST(Mujoco, MissingOrBrokenModelIsAClearErrorNamingTheFile) {
   fs::remove_all(dir);
 }
 
-int run_acx(const std::string& args, std::string* err) {
-  const fs::path log = fs::temp_directory_path() / ("acx_mujoco_cli_" + std::to_string(::getpid()) + ".err");
-  const std::string cmd = std::string(ACX_BINARY) + " " + args + " >/dev/null 2>" + log.string();
-  const int status = std::system(cmd.c_str());
-  std::ifstream e(log);
-  std::getline(e, *err, '\0');
-  fs::remove(log);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::vector<uint8_t> tensor(const fs::path& ckpt, const std::string& name) {
   return safetensors::load_safetensors(ckpt.string()).get(name).data;
 }
@@ -251,10 +240,12 @@ TEST(Mujoco, TrainingResumesBitForBit) {
   const fs::path b = fs::temp_directory_path() / ("acx_mj_split_" + std::to_string(::getpid()));
   fs::remove_all(a);
   fs::remove_all(b);
-  std::string err;
-  ASSERT_EQ(run_acx("train" + small + " --set run.total_env_steps=400 --out " + a.string(), &err), 0) << err;
-  ASSERT_EQ(run_acx("train" + small + " --set run.total_env_steps=200 --out " + b.string(), &err), 0) << err;
-  ASSERT_EQ(run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=400", &err), 0) << err;
+  test::CliRun r = test::run_acx("train" + small + " --set run.total_env_steps=400 --out " + a.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = test::run_acx("train" + small + " --set run.total_env_steps=200 --out " + b.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = test::run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=400");
+  ASSERT_EQ(r.code, 0) << r.err;
   for (const char* t : {"actor.params", "critic.params", "env.mujoco_state", "env.mujoco_carry", "env.obs",
                         "replay.obs"}) {
     EXPECT_EQ(tensor(a / "checkpoint.safetensors", t), tensor(b / "checkpoint.safetensors", t)) << t;

@@ -21,21 +21,8 @@ namespace fs = std::filesystem;
 
 const std::string kFixtures = std::string(ACX_SOURCE_DIR) + "/tests/fixtures/";
 
-struct CliRun {
-  int code;
-  std::string err;
-};
-
-CliRun run_acx(const std::string& args) {
-  const fs::path err = fs::temp_directory_path() / ("acx_rollout_err_" + std::to_string(::getpid()));
-  const std::string cmd = std::string(ACX_BINARY) + " " + args + " >/dev/null 2>" + err.string();
-  const int status = std::system(cmd.c_str());
-  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ""};
-  std::ifstream in(err);
-  std::getline(in, r.err, '\0');
-  fs::remove(err);
-  return r;
-}
+using test::CliRun;
+using test::run_acx;
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("acx_rollout_" + name + "_" + std::to_string(::getpid()));

@@ -17,29 +17,15 @@
 #include <nlohmann/json.hpp>
 
 #include "host/io/safetensors.h"
+#include "tests/test_util.h"
 
 namespace acx {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-CliRun run_acx(const std::string& args) {
-  const fs::path tmp = fs::temp_directory_path() / ("acx_train_" + std::to_string(::getpid()));
-  const std::string cmd = std::string(ACX_BINARY) + " " + args + " >" + tmp.string() + ".out 2>" + tmp.string() + ".err";
-  const int status = std::system(cmd.c_str());
-  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, "", ""};
-  std::ifstream o(tmp.string() + ".out"), e(tmp.string() + ".err");
-  std::getline(o, r.out, '\0');
-  std::getline(e, r.err, '\0');
-  fs::remove(tmp.string() + ".out");
-  fs::remove(tmp.string() + ".err");
-  return r;
-}
+using test::CliRun;
+using test::run_acx;
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("acx_train_" + name + "_" + std::to_string(::getpid()));

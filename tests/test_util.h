@@ -6,8 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -133,5 +139,27 @@ double l2_norm(const std::vector<T>& v) {
   for (const T& x : v) s += static_cast<double>(x) * static_cast<double>(x);
   return std::sqrt(s);
 }
+
+#ifdef ACX_BINARY
+// What `acx ARGS` printed and how it exited (the binary the tests were built with).
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+inline CliRun run_acx(const std::string& args) {
+  namespace fs = std::filesystem;
+  const fs::path tmp = fs::temp_directory_path() / ("acx_test_cli_" + std::to_string(::getpid()));
+  const std::string cmd = std::string(ACX_BINARY) + " " + args + " >" + tmp.string() + ".out 2>" + tmp.string() + ".err";
+  const int status = std::system(cmd.c_str());
+  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, "", ""};
+  std::ifstream o(tmp.string() + ".out"), e(tmp.string() + ".err");
+  std::getline(o, r.out, '\0');
+  std::getline(e, r.err, '\0');
+  fs::remove(tmp.string() + ".out");
+  fs::remove(tmp.string() + ".err");
+  return r;
+}
+#endif
 
 }  // namespace acx::test

@@ -26,10 +26,12 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import pinned_venv  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from env_peers import timed  # noqa: E402  (steps/s of a step function, after a warm-up)
 
 PINS = ["envpool==1.2.5", "gymnasium[mujoco]==1.4.0", "mujoco==4.0.0", "numpy==2.4.6"]
 TASKS = {"half-cheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "ant": "Ant-v5"}
@@ -40,18 +42,6 @@ def ensure_venv():
     pinned_venv.run_inside("mujoco-peers", PINS,
                            "import envpool, gymnasium, gymnasium.envs.mujoco, mujoco; "
                            "assert mujoco.__version__ == '4.0.0'")
-
-
-def timed(step, n_envs, seconds):
-    for _ in range(3):
-        step()
-    calls, t0 = 0, time.perf_counter()
-    while True:
-        step()
-        calls += 1
-        dt = time.perf_counter() - t0
-        if dt >= seconds:
-            return calls * n_envs / dt
 
 
 def actions(space, n, np):
@@ -65,7 +55,7 @@ def bench_envpool(task, n, threads, seconds):
     env = envpool.make_gymnasium(task, num_envs=n, batch_size=n, num_threads=min(threads, n), seed=1)
     env.reset()
     act = actions(env.action_space, n, np)
-    rate = timed(lambda: env.step(act), n, seconds)
+    rate = timed(lambda: env.step(act), n, seconds, repeats=1)
     env.close()
     return rate
 
@@ -76,7 +66,7 @@ def bench_gymnasium(task, n, seconds):
     env = gym.vector.SyncVectorEnv([lambda: gym.make(task) for _ in range(n)])
     env.reset(seed=1)
     act = actions(env.single_action_space, n, np)
-    rate = timed(lambda: env.step(act), n, seconds)
+    rate = timed(lambda: env.step(act), n, seconds, repeats=1)
     env.close()
     return rate
 

@@ -434,21 +434,31 @@ struct StepArgs {
   double dt;
 };
 
-// Starts episode `episode` of env i (gymnasium's reset()).
-void reset_one(const mjModel* m, mjData* d, int i, const StepArgs& a, uint32_t episode) {
+// The observation of env i's current state, rounded to float32, into `row`.
+void write_obs(const Task& t, const mjModel* m, const mjData* d, const Ids& ids, float* row) {
+  double o[512];
+  observe(t, m, d, ids, o);
+  for (int k = 0; k < t.obs_dim; ++k) row[k] = static_cast<float>(o[k]);
+}
+
+// After qpos and qvel are set: mj_forward, the carried quantities, the first
+// observation, and counters zeroed for episode `episode`.
+void begin_episode(const mjModel* m, mjData* d, int i, const StepArgs& a, uint32_t episode) {
   const Task& t = *a.task;
-  mj_resetData(m, d);
-  PhiloxStream rng = env_reset_stream(a.seed, i, episode);
-  reset_qpos_qvel(t, m, d, rng);
   mj_forward(m, d);
   carry_now(t, m, d, *a.ids, a.carry + kCarry * i);
-  double o[512];
-  observe(t, m, d, *a.ids, o);
-  float* row = a.h.obs + static_cast<int64_t>(i) * t.obs_dim;
-  for (int k = 0; k < t.obs_dim; ++k) row[k] = static_cast<float>(o[k]);
+  write_obs(t, m, d, *a.ids, a.h.obs + static_cast<int64_t>(i) * t.obs_dim);
   a.h.episode_step[i] = 0;
   a.h.episode_index[i] = episode;
   a.h.episode_return[i] = 0.0f;
+}
+
+// Starts episode `episode` of env i (gymnasium's reset()).
+void reset_one(const mjModel* m, mjData* d, int i, const StepArgs& a, uint32_t episode) {
+  mj_resetData(m, d);
+  PhiloxStream rng = env_reset_stream(a.seed, i, episode);
+  reset_qpos_qvel(*a.task, m, d, rng);
+  begin_episode(m, d, i, a, episode);
 }
 
 void reset_func(const mjModel* m, mjData* d, int sim, void* arg) {
@@ -464,15 +474,7 @@ void set_state_func(const mjModel* m, mjData* d, int sim, void* arg) {
   const double* row = a.rows + static_cast<int64_t>(sim) * (t.nq + t.nv);
   std::memcpy(d->qpos, row, sizeof(double) * t.nq);
   std::memcpy(d->qvel, row + t.nq, sizeof(double) * t.nv);
-  mj_forward(m, d);
-  carry_now(t, m, d, *a.ids, a.carry + kCarry * sim);
-  double o[512];
-  observe(t, m, d, *a.ids, o);
-  float* out = a.h.obs + static_cast<int64_t>(sim) * t.obs_dim;
-  for (int k = 0; k < t.obs_dim; ++k) out[k] = static_cast<float>(o[k]);
-  a.h.episode_step[sim] = 0;
-  a.h.episode_index[sim] = 0;
-  a.h.episode_return[sim] = 0.0f;
+  begin_episode(m, d, sim, a, 0u);
 }
 
 void step_func(const mjModel* m, mjData* d, int i, void* arg) {
@@ -496,9 +498,7 @@ void step_func(const mjModel* m, mjData* d, int i, void* arg) {
     // later step does), so the other tasks skip it with the same bits.
     if (reads_contact_forces(t)) mj_rnePostConstraint(m, d);
     carry_now(t, m, d, *a.ids, carry);
-    double o[512];
-    observe(t, m, d, *a.ids, o);
-    for (int k = 0; k < t.obs_dim; ++k) final_row[k] = static_cast<float>(o[k]);
+    write_obs(t, m, d, *a.ids, final_row);
     reward_and_done(t, m, d, *a.ids, u, before, carry, a.dt, &reward, &terminated);
   } else {
     // A non-finite action does not reach MuJoCo (which would reset the

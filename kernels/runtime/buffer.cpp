@@ -15,12 +15,19 @@ void buffer_size_mismatch(size_t have, size_t want) {
 
 namespace memory {
 
-void* allocate(const Device& dev, size_t bytes) {
-  if (bytes == 0) return nullptr;
-  if (dev.is_cuda()) return cuda_api::malloc(bytes);
+namespace {
+// The CPU backend's memory: 64-byte aligned host memory.
+void* host_allocate(size_t bytes) {
   void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
   if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
   return p;
+}
+}  // namespace
+
+void* allocate(const Device& dev, size_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (dev.is_cuda()) return cuda_api::malloc(bytes);
+  return host_allocate(bytes);
 }
 
 void release(const Device& dev, void* ptr) noexcept {
@@ -73,9 +80,7 @@ void set_zero(const Device& dev, void* dst, size_t bytes) {
 void* allocate_pinned(const Device& dev, size_t bytes) {
   if (bytes == 0) return nullptr;
   if (dev.is_cuda()) return cuda_api::malloc_host(bytes);
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
-  return p;
+  return host_allocate(bytes);
 }
 
 void release_pinned(const Device& dev, void* ptr) noexcept {
