@@ -1,5 +1,9 @@
 // Buffers, copies and device selection, on every backend.
 #include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cfloat>
+#include <vector>
 
 #include <sstream>
 
@@ -81,6 +85,37 @@ TEST(DeviceSelection, CudaWithoutGpuIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no CUDA device is usable"), std::string::npos) << e.what();
   }
+}
+
+// The learner's scope (host/learn/agent.cpp) flushes subnormals on every
+// thread of the team, and only while it is alive: the envs outside it keep
+// IEEE arithmetic (gymnasium's tasks are followed bit for bit).
+std::vector<float> halved_min_per_thread(int threads) {
+  std::vector<float> out(threads, -1.0f);
+  volatile float tiny = FLT_MIN;  // volatile: computed at run time, under MXCSR
+#pragma omp parallel num_threads(threads)
+  out[omp_get_thread_num()] = tiny * 0.5f;
+  return out;
+}
+
+TEST(DeviceSelection, SubnormalsAsZeroFlushesOnEveryThreadOnlyInsideItsScope) {
+#if defined(__x86_64__) || defined(__SSE2__)
+  const Device dev = Device::cpu();  // OpenMP's default team
+  const int n = dev.cpu_threads();
+  for (float x : halved_min_per_thread(n)) EXPECT_EQ(x, FLT_MIN * 0.5f) << "IEEE subnormal outside the scope";
+  EXPECT_GT(FLT_MIN * 0.5f, 0.0f);
+  {
+    const SubnormalsAsZero scope(dev);
+    for (float x : halved_min_per_thread(n)) EXPECT_EQ(x, 0.0f) << "flushed inside the scope";
+    {
+      const SubnormalsAsZero nested(dev);  // already on: leaves it to the outer scope
+    }
+    for (float x : halved_min_per_thread(n)) EXPECT_EQ(x, 0.0f) << "a nested scope must not restore early";
+  }
+  for (float x : halved_min_per_thread(n)) EXPECT_EQ(x, FLT_MIN * 0.5f) << "restored after the scope";
+#else
+  GTEST_SKIP() << "no MXCSR on this CPU";
+#endif
 }
 
 TEST(DeviceSelection, UnknownSpecsAreUsageErrors) {

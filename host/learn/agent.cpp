@@ -134,6 +134,7 @@ void Agent::broadcast(const float* src, int64_t block, float* dst) {
 }
 
 void Agent::update(const TrainBatch& b, uint64_t update_index) {
+  const SubnormalsAsZero no_subnormals(dev_);
   const int nq = n_q();
   const int64_t kb = static_cast<int64_t>(K_) * B_;
   const int64_t pa = actor_.n_params(), pc = critic_.n_params();

@@ -7,6 +7,11 @@
 
 #include <ostream>
 
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <immintrin.h>
+#define ACX_HAS_MXCSR 1
+#endif
+
 #include "kernels/runtime/cuda_api.h"
 #include "kernels/runtime/error.h"
 
@@ -112,6 +117,31 @@ uint64_t Device::memory_bytes() const {
   if (is_cuda()) return cuda_api::properties(state_->ordinal).total_memory;
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+}
+
+#ifdef ACX_HAS_MXCSR
+namespace {
+constexpr unsigned kFtzDaz = 0x8040u;  // MXCSR bits 15 (flush to zero) and 6 (denormals are zero)
+}
+#endif
+
+SubnormalsAsZero::SubnormalsAsZero(const Device& device) {
+#ifdef ACX_HAS_MXCSR
+  if (device.is_cuda() || (_mm_getcsr() & kFtzDaz) == kFtzDaz) return;
+  threads_ = device.cpu_threads();
+#pragma omp parallel num_threads(threads_)
+  _mm_setcsr(_mm_getcsr() | kFtzDaz);
+#else
+  (void)device;
+#endif
+}
+
+SubnormalsAsZero::~SubnormalsAsZero() {
+#ifdef ACX_HAS_MXCSR
+  if (threads_ == 0) return;
+#pragma omp parallel num_threads(threads_)
+  _mm_setcsr(_mm_getcsr() & ~kFtzDaz);
+#endif
 }
 
 void Device::synchronize() const {
