@@ -68,7 +68,8 @@ def main():
             p = statistics.mean(r["peer"] for r in peers)
             wa = statistics.mean(r["acx_s"] for r in peers)
             wp = statistics.mean(r["peer_s"] for r in peers)
-            print(f"| {task} | {len(rs)} | {a:.1f} | {p:.1f} | {a / p:.2f} | {wa / wp:.2f} |")
+            per_seed = ", ".join(f"{r['acx_s'] / r['peer_s']:.2f}" for r in sorted(peers, key=lambda r: r["seed"]))
+            print(f"| {task} | {len(rs)} | {a:.1f} | {p:.1f} | {a / p:.2f} | {wa / wp:.2f} (per seed {per_seed}) |")
         else:
             print(f"| {task} | {len(rs)} | {a:.1f} | - | - | - |")
     try:
@@ -98,7 +99,9 @@ def main():
                         if r["seed"] == rs[0]["seed"] else None)
         ax.set_xlabel("env steps")
         ax.set_ylabel("return")
-        ax.set_title(f"{task}: TD3, acx and its peer, same budget")
+        with_peer = any(r["curve"] for r in rs)
+        ax.set_title(f"{task}: TD3, acx and its peer, same budget" if with_peer else
+                     f"{task}: acx TD3, {len(rs)} seed{'s' if len(rs) > 1 else ''} (no peer run)")
         ax.legend(loc="lower right", fontsize=8)
         ax.grid(alpha=0.3)
         path = os.path.join(args.pictures, f"mujoco_{task}.png")
