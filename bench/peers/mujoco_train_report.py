@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Table and pictures of bench/peers/mujoco_train_vs_peer.sh's runs.
 
-    python3 bench/peers/mujoco_train_report.py runs/mujoco-bench [--pictures bench/results]
+    python3 bench/peers/mujoco_train_report.py runs/mujoco-bench [--pictures docs/img]
 
 Per task and seed: acx's final evaluation (10 episodes, its own), the same
 actor scored in gymnasium's task (tools/eval_in_gymnasium.py), the peer's
@@ -31,7 +31,8 @@ def load(path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
-    ap.add_argument("--pictures", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "results"))
+    ap.add_argument("--pictures", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                                                        "img"))
     args = ap.parse_args()
     runs = {}
     for d in sorted(glob.glob(os.path.join(args.out, "*-acx-seed*"))):
@@ -43,20 +44,27 @@ def main():
         if not s:
             continue
         g = load(os.path.join(d, "gymnasium_eval.json"))
+        a100 = load(os.path.join(d, "acx_eval100.json"))
+        g100 = load(os.path.join(d, "gymnasium_eval100.json"))
         p = load(os.path.join(args.out, f"{task}-peer-seed{seed}.json"))
         runs.setdefault(task, []).append({"seed": seed, "acx": s["final_eval_return"], "acx_s": s["wall_s"],
                                           "steps": s["total_env_steps"], "gym": g["mean_return"] if g else None,
                                           "peer": p["final_eval_mean"] if p else None,
                                           "peer_s": p["total_seconds"] if p else None, "dir": d,
-                                          "curve": p["curve"] if p else []})
-    print("| task | seed | env steps | acx eval | acx actor in gymnasium | gymnasium / acx | peer eval | acx s | "
-          "peer s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                                          "curve": p["curve"] if p else [],
+                                          "acx100": a100["mean_return"] if a100 else None,
+                                          "gym100": g100["mean_return"] if g100 else None})
+    print("| task | seed | env steps | acx eval | acx actor in gymnasium | gymnasium / acx | 100 episodes: acx eval, "
+          "gymnasium, ratio | peer eval | acx s | peer s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     f = lambda x, d=1: "-" if x is None else f"{x:.{d}f}"  # noqa: E731
     for task, rs in runs.items():
         for r in sorted(rs, key=lambda r: r["seed"]):
             ratio = f"{r['gym'] / r['acx']:.3f}" if r["gym"] is not None and r["acx"] else "-"
-            print(f"| {task} | {r['seed']} | {r['steps']} | {f(r['acx'])} | {f(r['gym'])} | {ratio} | "
+            hundred = "-"
+            if r["acx100"] is not None and r["gym100"] is not None and r["acx100"]:
+                hundred = f"{r['acx100']:.1f}, {r['gym100']:.1f}, {r['gym100'] / r['acx100']:.3f}"
+            print(f"| {task} | {r['seed']} | {r['steps']} | {f(r['acx'])} | {f(r['gym'])} | {ratio} | {hundred} | "
                   f"{f(r['peer'])} | {f(r['acx_s'], 0)} | {f(r['peer_s'], 0)} |")
     print()
     print("| task | seeds | acx mean eval | peer mean eval | acx / peer return | acx wall / peer wall |")

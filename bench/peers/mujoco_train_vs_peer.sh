@@ -4,7 +4,8 @@
 # it (bench/peers/td3_mujoco_peer.py: PyTorch on the CPU, 2 threads,
 # gymnasium 1.4.0 on MuJoCo 4.0.0), one run at a time on an otherwise idle
 # machine. Each acx actor is then scored in gymnasium's own task by
-# tools/eval_in_gymnasium.py (shares no code with acx), 10 episodes.
+# tools/eval_in_gymnasium.py (shares no code with acx), 10 episodes, and
+# both it and `acx eval` score it again over 100 episodes.
 #
 #   bench/peers/mujoco_train_vs_peer.sh [ACX] [STEPS] [SEEDS] [TASKS] [PEER: yes|no]
 #   e.g. bench/peers/mujoco_train_vs_peer.sh build/acx 200000 "1 2 3" "half-cheetah hopper"
@@ -40,7 +41,17 @@ for task in $TASKS; do
       python3 tools/eval_in_gymnasium.py "$dir/checkpoint.safetensors" --env-id "${GYM[$task]}" --episodes 10 \
         > "$dir/gymnasium_eval.json" 2>/dev/null
     fi
+    # The same check over 100 episodes on both sides: a Hopper or Walker
+    # policy that falls in one episode of ten moves a 10-episode mean by 10%.
+    if [ ! -s "$dir/acx_eval100.json" ]; then
+      "$ACX" eval --checkpoint "$dir/checkpoint.safetensors" --episodes 100 --device cpu > "$dir/acx_eval100.json"
+    fi
+    if [ ! -s "$dir/gymnasium_eval100.json" ]; then
+      python3 tools/eval_in_gymnasium.py "$dir/checkpoint.safetensors" --env-id "${GYM[$task]}" --episodes 100 \
+        > "$dir/gymnasium_eval100.json" 2>/dev/null
+    fi
   done
 done
 # The report draws with matplotlib: Debian's python3 has it (install_deps).
-"$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)" bench/peers/mujoco_train_report.py "$OUT"
+"$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)" bench/peers/mujoco_train_report.py "$OUT" \
+  --pictures "${PICTURES:-docs/img}"
