@@ -125,6 +125,14 @@ constexpr unsigned kFtzDaz = 0x8040u;  // MXCSR bits 15 (flush to zero) and 6 (d
 }
 #endif
 
+bool SubnormalsAsZero::available() {
+#ifdef ACX_HAS_MXCSR
+  return true;
+#else
+  return false;
+#endif
+}
+
 SubnormalsAsZero::SubnormalsAsZero(const Device& device) {
 #ifdef ACX_HAS_MXCSR
   if (device.is_cuda() || (_mm_getcsr() & kFtzDaz) == kFtzDaz) return;

@@ -73,6 +73,8 @@ class SubnormalsAsZero {
  public:
   explicit SubnormalsAsZero(const Device& device);
   ~SubnormalsAsZero();
+  // Whether this build's CPU has the modes (x86 with SSE2); elsewhere the scope does nothing.
+  static bool available();
   SubnormalsAsZero(const SubnormalsAsZero&) = delete;
   SubnormalsAsZero& operator=(const SubnormalsAsZero&) = delete;
 
