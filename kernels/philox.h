@@ -49,6 +49,7 @@ enum class RngPurpose : uint32_t {
   kReplaySample = 5,
   kWarmup = 6,
   kEval = 7,
+  kSacPolicy = 8,  // SAC's reparameterized samples in updates (kernels/sac.h)
 };
 
 // Four 32-bit words keyed by (seed, purpose, index, counter): the counter

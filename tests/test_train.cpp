@@ -100,6 +100,44 @@ TEST(Train, ResumedRunIsBitwiseTheUninterruptedRun) {
   fs::remove_all(b);
 }
 
+// SAC's state differs (no target actor; the temperature and its Adam
+// moments) and so do its noise streams (the policy's samples in updates and
+// in acting): a resumed SAC run is bitwise the one that never stopped, with
+// two agents so that each agent's temperature is its own.
+TEST(Train, ResumedSacRunIsBitwiseTheUninterruptedRun) {
+  const fs::path a = fresh_dir("sac_whole"), b = fresh_dir("sac_split");
+  const std::string cfg = "train" + kSmall + " --algo sac --set run.agents=2";
+  CliRun r = run_acx(cfg + " --set run.total_env_steps=600 --out " + a.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_acx(cfg + " --set run.total_env_steps=300 --out " + b.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=600");
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  const auto rows_a = deterministic_columns(a / "metrics.csv"), rows_b = deterministic_columns(b / "metrics.csv");
+  ASSERT_EQ(rows_a.size(), 7u);
+  EXPECT_NE(rows_a[0].find("alpha,entropy"), std::string::npos) << rows_a[0];
+  EXPECT_EQ(rows_a, rows_b);
+  for (const char* t : {"actor.params", "actor_opt.m", "critic.params", "critic_target.params", "alpha.log_alpha",
+                        "alpha_opt.m", "alpha_opt.v", "replay.obs", "env.state"}) {
+    EXPECT_EQ(tensor_bytes(a / "checkpoint.safetensors", t), tensor_bytes(b / "checkpoint.safetensors", t)) << t;
+  }
+  const auto s = safetensors::load_safetensors((a / "checkpoint.safetensors").string());
+  EXPECT_FALSE(s.contains("actor_target.params"));
+  // The temperatures moved from sac.init_alpha = 1 (log 0), each its own way.
+  const std::vector<float> log_alpha = s.get("alpha.log_alpha").values<float>();
+  ASSERT_EQ(log_alpha.size(), 2u);
+  EXPECT_NE(log_alpha[0], 0.0f);
+  EXPECT_NE(log_alpha[0], log_alpha[1]);
+
+  // acx eval takes SAC's mean action.
+  r = run_acx("eval --device cpu --episodes 2 --checkpoint " + (a / "checkpoint.safetensors").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"mean_return\""), std::string::npos) << r.out;
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
 TEST(Train, SameSeedSameRunOtherSeedOtherRun) {
   const fs::path a = fresh_dir("s1"), b = fresh_dir("s1b"), c = fresh_dir("s2");
   const std::string cfg = kSmall + " --set run.total_env_steps=200";

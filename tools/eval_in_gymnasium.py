@@ -11,6 +11,9 @@ Reads the checkpoint with a few lines of json + numpy (the safetensors layout:
 actor.layers.{l}.weight (K, out, in) and actor.layers.{l}.bias (K, out) of
 agent --agent, and runs the actor in float64: ReLU hidden layers, then
 a = mid + half * tanh(z) with mid/half from the checkpoint's action bounds.
+A SAC actor (the checkpoint's "algo" is "sac") has 2 act_dim outputs, the
+means then the log-stds; its deterministic action is mid + half * tanh of
+the means.
 Shares no code with acx. Installs the pinned gymnasium into a private venv on
 first use (tools/pinned_venv.py): 1.0.0 for the classic-control ids, and for
 the MuJoCo "-v5" ids gymnasium[mujoco] 1.4.0 with MuJoCo 4.0.0, the versions
@@ -79,6 +82,8 @@ def main():
     low = np.array(json.loads(meta["action_low"]), dtype=np.float64)
     high = np.array(json.loads(meta["action_high"]), dtype=np.float64)
     mid, half = (high + low) / 2, (high - low) / 2
+    act_dim = len(low)
+    sac = meta.get("algo") == "sac"
     W = [tensors[f"actor.layers.{l}.weight"][args.agent].astype(np.float64) for l in range(len(layers))]
     b = [tensors[f"actor.layers.{l}.bias"][args.agent].astype(np.float64) for l in range(len(layers))]
 
@@ -86,7 +91,7 @@ def main():
         h = np.asarray(obs, dtype=np.float64)
         for l in range(len(layers)):
             z = W[l] @ h + b[l]
-            h = np.maximum(z, 0.0) if l + 1 < len(layers) else mid + half * np.tanh(z)
+            h = np.maximum(z, 0.0) if l + 1 < len(layers) else mid + half * np.tanh(z[:act_dim] if sac else z)
         return h.astype(np.float32)
 
     env = gym.make(args.env_id)

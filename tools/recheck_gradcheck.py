@@ -8,6 +8,10 @@ differences of it. Shares no code with acx. Exits 1 when a quantity exceeds
 its tolerance.
 
     python3 tools/recheck_gradcheck.py DIR [--params-checked N]
+
+A dump of `acx gradcheck --algo sac` (index.json "algo": "sac") is rechecked
+from the SAC formulas of docs/gradcheck.md: the squashed Gaussian at the
+dumped noise, the smaller twin, the actor's loss and the temperature's.
 """
 import argparse
 import json
@@ -85,6 +89,86 @@ def max_rel_err(got, want):
     return float(np.max(np.abs(got - want) / np.maximum(np.abs(want), floor))) if want.size else 0.0
 
 
+def recheck_sac(d, index, params_checked):
+    """The SAC dump: returns {quantity: max rel err} and the tolerances."""
+    K, B, A = index["members"], index["batch"], index["act_dim"]
+    actor, critic = index["actor"], index["critic"]
+    lo_std, hi_std, eps_lp = index["log_std_min"], index["log_std_max"], index["log_prob_eps"]
+    low, high = np.asarray(index["action_low"], np.float64), np.asarray(index["action_high"], np.float64)
+    half, mid = (high - low) / 2, (high + low) / 2
+    H = index["target_entropy"]
+    obs, u, w = load(d, index, "obs"), load(d, index, "actor_params"), load(d, index, "critic_params")
+    log_alpha, noise = load(d, index, "log_alpha"), load(d, index, "eps")
+    got = {k: load(d, index, k) for k in ["heads", "actions", "log_prob", "q", "dq_da", "d_heads", "actor_grad",
+                                          "alpha_grad"]}
+    rng = np.random.default_rng(0)
+
+    def squash(head, e):
+        """[B, 2A] heads and noise -> actions [B, A], log pi [B]; tanh'(x) written as 1 - tanh(x)^2 here."""
+        log_std = lo_std + (hi_std - lo_std) * (np.tanh(head[:, A:]) + 1) / 2
+        t = np.tanh(head[:, :A] + np.exp(log_std) * e)
+        lp = -0.5 * e ** 2 - log_std - 0.5 * np.log(2 * np.pi) - np.log(half * (1 - t ** 2) + eps_lp)
+        return mid + half * t, lp.sum(axis=1)
+
+    def qmin(k, a):
+        """min over the twins, [B], and (ReLU signs, which twin is smaller) per row."""
+        x = np.concatenate([obs, a], axis=1)
+        q0, p0 = forward(critic, w[0, k], x, True)
+        q1, p1 = forward(critic, w[1, k], x, True)
+        return np.minimum(q0[:, 0], q1[:, 0]), np.concatenate([p0, p1, (q1 < q0)], axis=1)
+
+    errs = {k: 0.0 for k in ["heads", "actions", "log pi", "Q", "dQmin/da", "dL/dheads", "actor grad", "alpha grad"]}
+    for k in range(K):
+        alpha = np.exp(log_alpha[k])
+
+        def row_loss(head):  # per row: (alpha log pi - min Q) / B
+            a, lp = squash(head, noise[k])
+            qm, pat = qmin(k, a)
+            return (alpha * lp - qm) / B, pat
+
+        head64 = forward(actor, u[k], obs)
+        a64, lp64 = squash(head64, noise[k])
+        errs["heads"] = max(errs["heads"], max_rel_err(got["heads"][k], head64))
+        errs["actions"] = max(errs["actions"], max_rel_err(got["actions"][k], a64))
+        errs["log pi"] = max(errs["log pi"], max_rel_err(got["log_prob"][k], lp64))
+        x = np.concatenate([obs, got["actions"][k]], axis=1)
+        for j in range(2):
+            errs["Q"] = max(errs["Q"], max_rel_err(got["q"][j, k], forward(critic, w[j, k], x)[:, 0]))
+        fd = np.zeros((B, A))
+        for i in range(A):
+            unit = np.zeros(A)
+            unit[i] = 1.0
+            fd[:, i] = central_difference(lambda t: qmin(k, got["actions"][k] + t * unit))
+        errs["dQmin/da"] = max(errs["dQmin/da"], max_rel_err(got["dq_da"][k], fd))
+        fd = np.zeros((B, 2 * A))
+        for i in range(2 * A):
+            unit = np.zeros(2 * A)
+            unit[i] = 1.0
+            fd[:, i] = central_difference(lambda t: row_loss(head64 + t * unit))
+        errs["dL/dheads"] = max(errs["dL/dheads"], max_rel_err(got["d_heads"][k], fd))
+
+        def loss(uk):
+            head, pa = forward(actor, uk, obs, True)
+            v, pat = row_loss(head)
+            return np.array([v.sum()]), np.concatenate([pa.ravel(), pat.ravel()])[None, :]
+
+        idx = rng.choice(u[k].size, size=min(params_checked, u[k].size), replace=False)
+        fd = []
+        for j in idx:
+            unit = np.zeros(u[k].size)
+            unit[j] = 1.0
+            fd.append(central_difference(lambda t: loss(u[k] + t * unit))[0])
+        errs["actor grad"] = max(errs["actor grad"], max_rel_err(got["actor_grad"][k][idx], np.asarray(fd)))
+        dirn = rng.uniform(-1, 1, u[k].size)
+        fd_dir = central_difference(lambda t: loss(u[k] + t * dirn))[0]
+        errs["actor grad"] = max(errs["actor grad"], max_rel_err(np.dot(got["actor_grad"][k], dirn), fd_dir))
+        # J(l) = -exp(l) mean(log pi + H): dJ/dl = J itself
+        errs["alpha grad"] = max(errs["alpha grad"], max_rel_err(got["alpha_grad"][k], -alpha * (lp64.mean() + H)))
+    tol = {"heads": 1e-4, "actions": 1e-4, "log pi": 1e-4, "Q": 1e-4, "dQmin/da": 1e-3, "dL/dheads": 1e-3,
+           "actor grad": 1e-3, "alpha grad": 1e-4}
+    return errs, tol
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir")
@@ -96,6 +180,9 @@ def main():
     if index.get("format") != "acx-gradcheck-1":
         sys.exit(f"{d}/index.json: unknown format {index.get('format')!r}")
     E, B, S, A = index["members"], index["batch"], index["obs_dim"], index["act_dim"]
+    if index.get("algo", "td3") == "sac":
+        errs, tol = recheck_sac(d, index, args.params_checked)
+        return report(d, index, errs, tol)
     actor, critic = index["actor"], index["critic"]
     obs = load(d, index, "obs")
     u, w = load(d, index, "actor_params"), load(d, index, "critic_params")
@@ -152,8 +239,13 @@ def main():
         errs["actor JVP"] = max(errs["actor JVP"], max_rel_err(jvp[e], fd))
 
     tol = {"actions": 1e-4, "Q": 1e-4, "dQ/da": 1e-3, "actor grad": 1e-3, "critic grad": 1e-3, "actor JVP": 1e-3}
+    return report(d, index, errs, tol)
+
+
+def report(d, index, errs, tol):
     ln = " with LayerNorm" if index.get("layer_norm", False) else ""
-    print(f"recheck {d}: env {index['env']}{ln}, members {E}, batch {B}, obs {S}, act {A}")
+    print(f"recheck {d}: {index.get('algo', 'td3')}, env {index['env']}{ln}, members {index['members']}, "
+          f"batch {index['batch']}, obs {index['obs_dim']}, act {index['act_dim']}")
     ok = True
     for k, err in errs.items():
         passed = err <= tol[k]

@@ -28,6 +28,7 @@
 #include "kernels/philox.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/error.h"
+#include "kernels/sac.h"
 
 namespace acx {
 
@@ -42,6 +43,7 @@ struct GradcheckOptions {
   std::string dump;
   std::string device = "auto";
   bool layer_norm = false;
+  std::string algo = "td3";
 };
 
 std::vector<int> parse_hidden(const std::string& text) {
@@ -192,12 +194,323 @@ nlohmann::json layout_json(const Mlp& net, int members) {
   return j;
 }
 
+// Moves LayerNorm gains and shifts off their init (g in [0.5, 1.5), beta in
+// [-0.5, 0.5)) so that no LayerNorm derivative is checked only at the
+// symmetric point g = 1, beta = 0.
+void spread_layer_norm(const Mlp& net, int members, PhiloxStream& rng, Buffer<float>& params) {
+  std::vector<float> p = params.to_host();
+  for (int e = 0; e < members; ++e)
+    for (int l = 0; l < net.n_layers(); ++l)
+      if (net.has_layer_norm(l))
+        for (int o = 0; o < net.layer_out(l); ++o) {
+          p[e * net.n_params() + net.gain_offset(l) + o] += rng.uniform(-0.5f, 0.5f);
+          p[e * net.n_params() + net.shift_offset(l) + o] += rng.uniform(-0.5f, 0.5f);
+        }
+  params.copy_from_host(p.data(), p.size());
+}
+
+// A batch of observations within the env's bounds where they are finite
+// (clamped to [-10, 10]), else in [-2, 2].
+std::vector<float> draw_observations(const EnvInfo& env, int batch, PhiloxStream& rng) {
+  const int S = env.obs_dim;
+  std::vector<float> obs(static_cast<size_t>(batch) * S);
+  for (int b = 0; b < batch; ++b)
+    for (int i = 0; i < S; ++i) {
+      const float lo = std::isfinite(env.obs_low[i]) ? std::max(env.obs_low[i], -10.0f) : -2.0f;
+      const float hi = std::isfinite(env.obs_high[i]) ? std::min(env.obs_high[i], 10.0f) : 2.0f;
+      obs[static_cast<size_t>(b) * S + i] = rng.uniform(lo, hi);
+    }
+  return obs;
+}
+
+// The parameters checked one by one: kChecked spread over the member, every
+// output bias, and the first 4 gains and shifts of every LayerNorm layer.
+std::vector<int64_t> checked_params(const Mlp& net, uint64_t seed, int member) {
+  const int kChecked = 48;
+  const int64_t P = net.n_params();
+  PhiloxStream pick(seed, RngPurpose::kTest, 1 + static_cast<uint32_t>(member), 0);
+  std::vector<int64_t> idx;
+  for (int i = 0; i < kChecked && i < P; ++i) idx.push_back(static_cast<int64_t>(pick.next_u32() % P));
+  for (int64_t j = P - net.layer_out(net.n_layers() - 1); j < P; ++j) idx.push_back(j);
+  for (int l = 0; l < net.n_layers(); ++l)
+    if (net.has_layer_norm(l))
+      for (int o = 0; o < std::min(4, net.layer_out(l)); ++o) {
+        idx.push_back(net.gain_offset(l) + o);
+        idx.push_back(net.shift_offset(l) + o);
+      }
+  return idx;
+}
+
+// SAC (kernels/sac.h): K = --members agents, each an actor with the two
+// heads [mean | raw log-std] and twin critics (members j K + k). Runs the
+// kernels of one actor step as host/learn/agent.cpp does, with log alpha
+// drawn per agent, and compares with float64:
+//   action, log pi            a float64 evaluation of the squashed Gaussian at the kernel's noise
+//   min_j Q_j, its dQ/da      a float64 forward; central differences in a
+//   dL/d(heads)               central differences of the row's share of the loss in each head entry
+//   actor grad dL/du          central differences of L(u) = mean_b [alpha log pi - min_j Q_j](u)
+//   dL/dlog_alpha             -alpha (mean_b log pi + H) with the float64 log pi
+// with the noise held fixed (the reparameterization).
+void run_gradcheck_sac(const GradcheckOptions& opt, const EnvInfo& env, const std::vector<int>& hidden,
+                       const Device& dev) {
+  const int K = opt.members, B = opt.batch, S = env.obs_dim, A = env.act_dim;
+  const float kLogStdMin = -5.0f, kLogStdMax = 2.0f;  // the sac.* defaults
+  const double H = -static_cast<double>(A);            // target entropy, the default -act_dim
+  MlpSpec as;
+  as.in_dim = S;
+  as.hidden = hidden;
+  as.out_dim = 2 * A;
+  as.output = Activation::kIdentity;
+  as.layer_norm = opt.layer_norm;
+  MlpSpec cs;
+  cs.in_dim = S + A;
+  cs.hidden = hidden;
+  cs.out_dim = 1;
+  cs.layer_norm = opt.layer_norm;
+  const Mlp actor(dev, as), critic(dev, cs);
+  const int64_t Pa = actor.n_params(), Pc = critic.n_params();
+  const int64_t KB = static_cast<int64_t>(K) * B;
+
+  Buffer<float> actor_p(dev, static_cast<size_t>(K * Pa)), critic_p(dev, static_cast<size_t>(2 * K * Pc));
+  mlp_init(actor, K, opt.seed, 1, actor_p.data());
+  mlp_init(critic, 2 * K, opt.seed, 2, critic_p.data());
+  PhiloxStream rng(opt.seed, RngPurpose::kTest, 0, 0);
+  if (opt.layer_norm) {
+    PhiloxStream ln_rng(opt.seed, RngPurpose::kTest, 100, 0);
+    spread_layer_norm(actor, K, ln_rng, actor_p);
+    spread_layer_norm(critic, 2 * K, ln_rng, critic_p);
+  }
+  const std::vector<float> obs = draw_observations(env, B, rng);
+  // The initial actor's heads are near 0; move the mean's output biases by
+  // up to +-1.5 so that some samples squash near the box's edges.
+  {
+    std::vector<float> p = actor_p.to_host();
+    for (int k = 0; k < K; ++k)
+      for (int d = 0; d < A; ++d) p[k * Pa + Pa - 2 * A + d] += rng.uniform(-1.5f, 1.5f);
+    actor_p.copy_from_host(p.data(), p.size());
+  }
+  std::vector<float> log_alpha(K);
+  for (float& v : log_alpha) v = rng.uniform(-3.0f, 0.5f);
+  Buffer<float> d_obs = Buffer<float>::from_host(dev, obs), d_log_alpha = Buffer<float>::from_host(dev, log_alpha);
+
+  // The kernels, in the order of Agent::sac_actor_step.
+  MlpTape actor_tape(actor, K, B), critic_tape(critic, 2 * K, B);
+  mlp_forward(actor, actor_p.data(), {{d_obs.data(), S, 0}}, actor_tape);
+  Buffer<float> act(dev, static_cast<size_t>(KB * A)), logp(dev, static_cast<size_t>(KB)),
+      eps(dev, static_cast<size_t>(KB * A)), act2(dev, static_cast<size_t>(2 * KB * A)),
+      dq_da_all(dev, static_cast<size_t>(2 * KB * A)), dq_da(dev, static_cast<size_t>(KB * A)),
+      q_min(dev, static_cast<size_t>(KB)), d_head(dev, static_cast<size_t>(KB * 2 * A)),
+      actor_grad(dev, static_cast<size_t>(K * Pa)), alpha_grad(dev, static_cast<size_t>(K)),
+      mean_logp(dev, static_cast<size_t>(K));
+  Buffer<float> low = Buffer<float>::from_host(dev, env.action_low), high = Buffer<float>::from_host(dev, env.action_high);
+  ops::squashed_gaussian(dev, SquashedGaussianArgs{KB, A, actor_tape.output(), low.data(), high.data(), kLogStdMin,
+                                                   kLogStdMax, static_cast<uint64_t>(opt.seed), RngPurpose::kSacPolicy,
+                                                   1, 0, act.data(), logp.data(), eps.data()});
+  for (int j = 0; j < 2; ++j)
+    memory::copy_device_to_device(dev, act2.data() + j * KB * A, act.data(), KB * A * sizeof(float));
+  mlp_forward(critic, critic_p.data(), {{d_obs.data(), S, 0}, {act2.data(), A, static_cast<int64_t>(B) * A}},
+              critic_tape);
+  critic_action_grad(critic, critic_p.data(), critic_tape, S, dq_da_all.data());
+  ops::min_q_grad(dev, MinQGradArgs{2, KB, A, critic_tape.output(), dq_da_all.data(), dq_da.data(), q_min.data()});
+  ops::sac_actor_grad(dev, SacActorGradArgs{KB, A, B, actor_tape.output(), eps.data(), low.data(), high.data(),
+                                            kLogStdMin, kLogStdMax, dq_da.data(), d_log_alpha.data(),
+                                            1.0f / static_cast<float>(B), d_head.data()});
+  mlp_backward(actor, actor_p.data(), actor_tape, d_head.data(), static_cast<int64_t>(B) * 2 * A, 1.0f,
+               actor_grad.data());
+  ops::alpha_grad(dev, AlphaGradArgs{K, B, logp.data(), d_log_alpha.data(), static_cast<float>(H), alpha_grad.data(),
+                                     mean_logp.data()});
+  const auto h_head = device_vector(dev, actor_tape.output(), static_cast<size_t>(KB * 2 * A));
+  const auto h_q = device_vector(dev, critic_tape.output(), static_cast<size_t>(2 * KB));
+  const auto h_act = act.to_host(), h_logp = logp.to_host(), h_eps = eps.to_host(), h_dq_da = dq_da.to_host(),
+             h_q_min = q_min.to_host(), h_d_head = d_head.to_host(), h_actor_grad = actor_grad.to_host(),
+             h_alpha_grad = alpha_grad.to_host(), h_actor_p = actor_p.to_host(), h_critic_p = critic_p.to_host();
+
+  // float64: the squashed Gaussian from a row's heads at the kernel's noise.
+  using Pattern = std::vector<uint8_t>;
+  struct Sample {
+    std::vector<double> a;
+    double log_prob = 0;
+  };
+  auto sample64 = [&](const std::vector<double>& head, const float* e) {
+    Sample out;
+    for (int d = 0; d < A; ++d) {
+      const double lo = env.action_low[d], hi = env.action_high[d], s = (hi - lo) / 2, c = (hi + lo) / 2;
+      const double log_std = kLogStdMin + (kLogStdMax - kLogStdMin) * (std::tanh(head[A + d]) + 1) / 2;
+      const double t = std::tanh(head[d] + std::exp(log_std) * e[d]);
+      out.a.push_back(c + s * t);
+      out.log_prob += -0.5 * e[d] * e[d] - log_std - 0.5 * std::log(2 * M_PI) -
+                      std::log(s * (1 - t * t) + static_cast<double>(kSacLogProbEps));
+    }
+    return out;
+  };
+  CentralDifference fd;
+  std::vector<double> act64, logp64, qmin64, dqda_fd, dhead_fd, agrad_got, agrad_fd, alpha64;
+  for (int k = 0; k < K; ++k) {
+    Net64 mu{&actor, to64(std::vector<float>(h_actor_p.begin() + k * Pa, h_actor_p.begin() + (k + 1) * Pa))};
+    std::vector<Net64> qn;
+    for (int j = 0; j < 2; ++j) {
+      const int64_t m = j * K + k;
+      qn.push_back({&critic, to64(std::vector<float>(h_critic_p.begin() + m * Pc, h_critic_p.begin() + (m + 1) * Pc))});
+    }
+    const double alpha = std::exp(static_cast<double>(log_alpha[k]));
+    auto state = [&](int b) {
+      return std::vector<double>(obs.begin() + static_cast<size_t>(b) * S, obs.begin() + static_cast<size_t>(b + 1) * S);
+    };
+    // min_j Q_j(s_b, a); the pattern also records which twin is the smaller.
+    auto q_min_at = [&](int b, const std::vector<double>& a, Pattern* pattern) {
+      std::vector<double> x = state(b);
+      x.insert(x.end(), a.begin(), a.end());
+      const double q0 = qn[0].forward(x, pattern)[0], q1 = qn[1].forward(x, pattern)[0];
+      if (pattern) pattern->push_back(q1 < q0);
+      return std::min(q0, q1);
+    };
+    const float* row_eps = h_eps.data() + static_cast<size_t>(k) * B * A;
+    // The row's share of the actor's loss, from its heads.
+    auto row_loss = [&](int b, const std::vector<double>& head, Pattern* pattern) {
+      const Sample smp = sample64(head, row_eps + static_cast<size_t>(b) * A);
+      return (alpha * smp.log_prob - q_min_at(b, smp.a, pattern)) / B;
+    };
+    double sum_logp = 0;
+    for (int b = 0; b < B; ++b) {
+      const std::vector<double> head = mu.forward(state(b));
+      const Sample smp = sample64(head, row_eps + static_cast<size_t>(b) * A);
+      act64.insert(act64.end(), smp.a.begin(), smp.a.end());
+      logp64.push_back(smp.log_prob);
+      sum_logp += smp.log_prob;
+      qmin64.push_back(q_min_at(b, smp.a, nullptr));
+      const size_t row = static_cast<size_t>(k * B + b);
+      const std::vector<double> a_kernel = to64(std::vector<float>(h_act.begin() + row * A, h_act.begin() + (row + 1) * A));
+      for (int d = 0; d < A; ++d) {
+        dqda_fd.push_back(fd([&](double t, Pattern* pattern) {
+          auto shifted = a_kernel;
+          shifted[d] += t;
+          return std::vector<double>{q_min_at(b, shifted, pattern)};
+        })[0]);
+      }
+      for (int i = 0; i < 2 * A; ++i) {
+        dhead_fd.push_back(fd([&](double t, Pattern* pattern) {
+          auto shifted = head;
+          shifted[i] += t;
+          return std::vector<double>{row_loss(b, shifted, pattern)};
+        })[0]);
+      }
+    }
+    alpha64.push_back(-alpha * (sum_logp / B + H));
+    auto actor_loss = [&](const Net64& m, Pattern* pattern) {
+      double s = 0;
+      for (int b = 0; b < B; ++b) s += row_loss(b, m.forward(state(b), pattern), pattern);
+      return s;
+    };
+    for (int64_t j : checked_params(actor, static_cast<uint64_t>(opt.seed), k)) {
+      agrad_got.push_back(h_actor_grad[k * Pa + j]);
+      agrad_fd.push_back(fd([&](double t, Pattern* pattern) {
+        Net64 shifted = mu;
+        shifted.p[j] += t;
+        return std::vector<double>{actor_loss(shifted, pattern)};
+      })[0]);
+    }
+  }
+
+  struct Row {
+    const char* name;
+    Worst worst;
+    double tol;
+    size_t n;
+  };
+  const std::vector<Row> rows = {
+      {"action (vs float64)", compare(to64(h_act), act64), 1e-4, act64.size()},
+      {"log pi (vs float64)", compare(to64(h_logp), logp64), 1e-4, logp64.size()},
+      {"min_j Q_j (vs float64)", compare(to64(h_q_min), qmin64), 1e-4, qmin64.size()},
+      {"dQmin/da (vs FD)", compare(to64(h_dq_da), dqda_fd), 1e-3, dqda_fd.size()},
+      {"dL/d(heads) (vs FD)", compare(to64(h_d_head), dhead_fd), 1e-3, dhead_fd.size()},
+      {"actor grad (vs FD)", compare(agrad_got, agrad_fd), 1e-3, agrad_fd.size()},
+      {"dL/dlog_alpha (vs f64)", compare(to64(h_alpha_grad), alpha64), 1e-4, alpha64.size()},
+  };
+  fmt::print("gradcheck sac: env {} (obs {}, act {}), hidden {}{}, batch {}, agents {} (twin critics each), seed {}, {}\n",
+             env.name, S, A, opt.hidden, opt.layer_norm ? " with LayerNorm" : "", B, K, opt.seed, dev.describe());
+  fmt::print("actor: {} params per agent (heads: mean and log-std, {} each); critic: {} params per member\n", Pa, A, Pc);
+  bool ok = true;
+  for (const Row& r : rows) {
+    const bool pass = r.worst.rel <= r.tol;
+    ok = ok && pass;
+    fmt::print("  {:<24} max rel err {:.2e} (tol {:.0e}, {} values, scale {:.3g})  {}\n", r.name, r.worst.rel, r.tol,
+               r.n, r.worst.scale, pass ? "ok" : "FAIL");
+  }
+  if (fd.shrunk > 0) {
+    fmt::print("  ({} finite differences taken with a smaller step: a ReLU input or the twins' order within the step{})\n",
+               fd.shrunk, fd.unresolved ? fmt::format(", {} still crossing at 1e-10", fd.unresolved) : "");
+  }
+
+  if (!opt.dump.empty()) {
+    namespace fs = std::filesystem;
+    prepare_output_dir(opt.dump, "--dump");
+    const auto path = [&](const char* f) { return (fs::path(opt.dump) / f).string(); };
+    npy::write(path("obs.npy"), {B, S}, obs);
+    npy::write(path("actor_params.npy"), {K, Pa}, h_actor_p);
+    npy::write(path("critic_params.npy"), {2, K, Pc}, h_critic_p);
+    npy::write(path("log_alpha.npy"), {K}, log_alpha);
+    npy::write(path("eps.npy"), {K, B, A}, h_eps);
+    npy::write(path("heads.npy"), {K, B, 2 * A}, h_head);
+    npy::write(path("actions.npy"), {K, B, A}, h_act);
+    npy::write(path("log_prob.npy"), {K, B}, h_logp);
+    npy::write(path("q.npy"), {2, K, B}, h_q);
+    npy::write(path("dq_da.npy"), {K, B, A}, h_dq_da);
+    npy::write(path("d_heads.npy"), {K, B, 2 * A}, h_d_head);
+    npy::write(path("actor_grad.npy"), {K, Pa}, h_actor_grad);
+    npy::write(path("alpha_grad.npy"), {K}, h_alpha_grad);
+    const auto f = [](const char* file, std::vector<int64_t> shape, const char* what) {
+      return nlohmann::json{{"file", file}, {"shape", shape}, {"what", what}};
+    };
+    nlohmann::json index = {
+        {"format", "acx-gradcheck-1"},
+        {"algo", "sac"},
+        {"env", env.name},
+        {"obs_dim", S},
+        {"act_dim", A},
+        {"batch", B},
+        {"members", K},
+        {"seed", opt.seed},
+        {"layer_norm", opt.layer_norm},
+        {"device", dev.describe()},
+        {"log_std_min", kLogStdMin},
+        {"log_std_max", kLogStdMax},
+        {"log_prob_eps", kSacLogProbEps},
+        {"target_entropy", H},
+        {"action_low", env.action_low},
+        {"action_high", env.action_high},
+        {"actor", layout_json(actor, K)},
+        {"critic", layout_json(critic, 2 * K)},
+        {"files",
+         {{"obs", f("obs.npy", {B, S}, "observations, shared by all agents")},
+          {"actor_params", f("actor_params.npy", {K, Pa}, "actor parameters, flat layout; output row [mean (A) | raw log-std (A)]")},
+          {"critic_params", f("critic_params.npy", {2, K, Pc}, "twin critics: [j, k] is agent k's critic j; input concat(obs, action)")},
+          {"log_alpha", f("log_alpha.npy", {K}, "log of each agent's temperature")},
+          {"eps", f("eps.npy", {K, B, A}, "the standard normal noise of the sample")},
+          {"heads", f("heads.npy", {K, B, 2 * A}, "the actor's output: [mean | raw log-std]")},
+          {"actions", f("actions.npy", {K, B, A}, "a = c + s tanh(mean + exp(log_std) eps)")},
+          {"log_prob", f("log_prob.npy", {K, B}, "log pi(a | obs)")},
+          {"q", f("q.npy", {2, K, B}, "Q_jk(obs, a_k)")},
+          {"dq_da", f("dq_da.npy", {K, B, A}, "dQ/da of the smaller twin, per row")},
+          {"d_heads", f("d_heads.npy", {K, B, 2 * A}, "dL_k/d(heads), L_k = mean_b [alpha_k log pi - min_j Q_jk], noise fixed")},
+          {"actor_grad", f("actor_grad.npy", {K, Pa}, "dL_k/du_k, the actor's parameter gradient")},
+          {"alpha_grad", f("alpha_grad.npy", {K}, "dJ/dlog_alpha_k, J = -alpha_k mean_b (log pi + target_entropy)")}}}};
+    nlohmann::json results = nlohmann::json::array();
+    for (const Row& r : rows) results.push_back({{"quantity", r.name}, {"max_rel_err", r.worst.rel}, {"tol", r.tol}});
+    index["results"] = results;
+    write_file_atomic(path("index.json"), index.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    fmt::print("wrote {} (index.json and 13 .npy files; recheck with tools/recheck_gradcheck.py {})\n",
+               printable(opt.dump), printable(opt.dump));
+  }
+  if (!ok) throw Error("gradcheck: a quantity exceeds its tolerance (see above)");
+}
+
 void run_gradcheck(const GradcheckOptions& opt) {
   ACX_USAGE_CHECK(opt.batch >= 1 && opt.batch <= 4096, "--batch must be in [1, 4096]");
   ACX_USAGE_CHECK(opt.members >= 1 && opt.members <= 64, "--members must be in [1, 64]");
   const EnvInfo& env = find_env(opt.env);
   const std::vector<int> hidden = parse_hidden(opt.hidden);
   const Device dev = Device::create(opt.device, 0, &std::cerr);
+  if (opt.algo == "sac") return run_gradcheck_sac(opt, env, hidden, dev);
   const int E = opt.members, B = opt.batch, S = env.obs_dim, A = env.act_dim;
 
   MlpSpec as;
@@ -221,31 +534,14 @@ void run_gradcheck(const GradcheckOptions& opt) {
   Buffer<float> actor_p(dev, static_cast<size_t>(E * Pa)), critic_p(dev, static_cast<size_t>(E * Pc));
   mlp_init(actor, E, opt.seed, 1, actor_p.data());
   mlp_init(critic, E, opt.seed, 2, critic_p.data());
-  std::vector<float> obs(static_cast<size_t>(B) * S), direction(static_cast<size_t>(E * Pa));
+  std::vector<float> direction(static_cast<size_t>(E * Pa));
   PhiloxStream rng(opt.seed, RngPurpose::kTest, 0, 0);
   if (opt.layer_norm) {
-    // LayerNorm starts at g = 1, beta = 0, where dQ/dg and dQ/dbeta could hide
-    // behind the symmetry of the init; move them off it (g in [0.5, 1.5),
-    // beta in [-0.5, 0.5)) so that every LayerNorm parameter matters.
     PhiloxStream ln_rng(opt.seed, RngPurpose::kTest, 100, 0);
-    for (auto [net, buf] : {std::pair<const Mlp*, Buffer<float>*>{&actor, &actor_p}, {&critic, &critic_p}}) {
-      std::vector<float> p = buf->to_host();
-      for (int e = 0; e < E; ++e)
-        for (int l = 0; l < net->n_layers(); ++l)
-          if (net->has_layer_norm(l))
-            for (int o = 0; o < net->layer_out(l); ++o) {
-              p[e * net->n_params() + net->gain_offset(l) + o] += ln_rng.uniform(-0.5f, 0.5f);
-              p[e * net->n_params() + net->shift_offset(l) + o] += ln_rng.uniform(-0.5f, 0.5f);
-            }
-      buf->copy_from_host(p.data(), p.size());
-    }
+    spread_layer_norm(actor, E, ln_rng, actor_p);
+    spread_layer_norm(critic, E, ln_rng, critic_p);
   }
-  for (int b = 0; b < B; ++b)
-    for (int i = 0; i < S; ++i) {
-      const float lo = std::isfinite(env.obs_low[i]) ? std::max(env.obs_low[i], -10.0f) : -2.0f;
-      const float hi = std::isfinite(env.obs_high[i]) ? std::min(env.obs_high[i], 10.0f) : 2.0f;
-      obs[static_cast<size_t>(b) * S + i] = rng.uniform(lo, hi);
-    }
+  const std::vector<float> obs = draw_observations(env, B, rng);
   for (float& v : direction) v = rng.uniform(-1.0f, 1.0f);
   Buffer<float> d_obs = Buffer<float>::from_host(dev, obs), d_dir = Buffer<float>::from_host(dev, direction);
 
@@ -269,7 +565,6 @@ void run_gradcheck(const GradcheckOptions& opt) {
 
   // float64 evaluations.
   CentralDifference fd;
-  const int kChecked = 48;  // parameters per member checked one by one (plus every bias of the last layer)
   std::vector<double> q64, dq_da_fd, agrad_got, agrad_fd, cgrad_got, cgrad_fd, jvp_fd;
   for (int e = 0; e < E; ++e) {
     Net64 mu{&actor, to64(std::vector<float>(h_actor_p.begin() + e * Pa, h_actor_p.begin() + (e + 1) * Pa))};
@@ -318,17 +613,7 @@ void run_gradcheck(const GradcheckOptions& opt) {
     // Parameter gradients, one parameter at a time on a spread of indices.
     auto check_params = [&](const Net64& net, int64_t P, const std::vector<float>& grad, auto&& objective,
                             std::vector<double>& got, std::vector<double>& fd_out) {
-      PhiloxStream pick(opt.seed, RngPurpose::kTest, 1 + static_cast<uint32_t>(e), 0);
-      std::vector<int64_t> idx;
-      for (int i = 0; i < kChecked && i < P; ++i) idx.push_back(static_cast<int64_t>(pick.next_u32() % P));
-      for (int64_t j = P - net.net->layer_out(net.net->n_layers() - 1); j < P; ++j) idx.push_back(j);
-      for (int l = 0; l < net.net->n_layers(); ++l)  // a few gains and shifts of every LayerNorm
-        if (net.net->has_layer_norm(l))
-          for (int o = 0; o < std::min(4, net.net->layer_out(l)); ++o) {
-            idx.push_back(net.net->gain_offset(l) + o);
-            idx.push_back(net.net->shift_offset(l) + o);
-          }
-      for (int64_t j : idx) {
+      for (int64_t j : checked_params(*net.net, static_cast<uint64_t>(opt.seed), e)) {
         got.push_back(grad[e * P + j]);
         fd_out.push_back(fd([&](double t, Pattern* pattern) {
           Net64 shifted = net;
@@ -432,6 +717,11 @@ void register_gradcheck_command(CLI::App& app) {
   sub->add_option("--dump", opt->dump, "Write inputs, parameters and outputs as .npy files and index.json here")
       ->check(non_empty());
   sub->add_option("--device", opt->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  sub->add_option("--algo", opt->algo,
+                  "td3: the deterministic actor's gradients (also DDPG's); sac: the squashed Gaussian actor's loss "
+                  "gradient through both heads, the smaller twin's dQ/da and the temperature's gradient")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"td3", "sac"}));
   sub->add_flag("--layer-norm", opt->layer_norm, "LayerNorm (gain, shift) before every hidden ReLU of both networks");
   add_command(sub, [opt] { run_gradcheck(*opt); });
 }

@@ -92,7 +92,7 @@ void register_train_commands(CLI::App& app) {
   static TrainArgs t;
   CLI::App* train = app.add_subcommand("train", "Train DDPG or TD3 agents (docs/training.md lists every option)");
   train->add_option("--env", t.env, "Environment (see acx envs); sets the env's tuned defaults");
-  train->add_option("--algo", t.algo, "td3 or ddpg")->check(CLI::IsMember({"td3", "ddpg"}));
+  train->add_option("--algo", t.algo, "td3, ddpg or sac")->check(CLI::IsMember({"td3", "ddpg", "sac"}));
   train->add_option("--config", t.config, "TOML file of options")->check(CLI::ExistingFile);
   train->add_option("--set", t.set, "key=value override, repeatable (e.g. --set algo.batch_size=512)");
   train->add_option("--device", t.device, "cpu, cuda, cuda:N or auto")->capture_default_str();

@@ -1,9 +1,11 @@
 #include "host/learn/agent.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/explore.h"
 #include "kernels/runtime/error.h"
+#include "kernels/sac.h"
 #include "kernels/td_target.h"
 #include "kernels/vector_ops.h"
 
@@ -18,11 +20,18 @@ MlpSpec actor_spec(const EnvInfo& env, const AgentConfig& cfg) {
   MlpSpec s;
   s.in_dim = env.obs_dim;
   s.hidden = cfg.actor_hidden;
+  s.final_init_bound = cfg.final_init_bound;
+  if (cfg.algo == Algo::kSac) {
+    // The two heads (means, raw log-stds) as one linear output layer: the
+    // same fan-in, so the same initialization as two nn.Linear heads.
+    s.out_dim = 2 * env.act_dim;
+    s.output = Activation::kIdentity;
+    return s;
+  }
   s.out_dim = env.act_dim;
   s.output = Activation::kTanhScaled;
   s.out_low = env.action_low;
   s.out_high = env.action_high;
-  s.final_init_bound = cfg.final_init_bound;
   return s;
 }
 
@@ -37,12 +46,19 @@ MlpSpec critic_spec(const EnvInfo& env, const AgentConfig& cfg) {
 }
 }  // namespace
 
-const char* algo_name(Algo a) { return a == Algo::kTd3 ? "td3" : "ddpg"; }
+const char* algo_name(Algo a) {
+  switch (a) {
+    case Algo::kTd3: return "td3";
+    case Algo::kSac: return "sac";
+    default: return "ddpg";
+  }
+}
 
 Algo parse_algo(const std::string& s) {
   if (s == "td3") return Algo::kTd3;
   if (s == "ddpg") return Algo::kDdpg;
-  throw UsageError("unknown algorithm " + quote_input(s) + ": expected td3 or ddpg");
+  if (s == "sac") return Algo::kSac;
+  throw UsageError("unknown algorithm " + quote_input(s) + ": expected td3, ddpg or sac");
 }
 
 Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
@@ -72,8 +88,10 @@ Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
   critic_params_ = Buffer<float>(dev, nq * K_ * pc);
   mlp_init(actor_, K_, cfg.seed, kActorTag, actor_params_.data());
   mlp_init(critic_, nq * K_, cfg.seed, kCriticTag, critic_params_.data());
-  actor_target_ = Buffer<float>(dev, K_ * pa);
-  actor_target_.copy_from(actor_params_);
+  if (!is_sac()) {  // SAC has no target actor
+    actor_target_ = Buffer<float>(dev, K_ * pa);
+    actor_target_.copy_from(actor_params_);
+  }
   critic_target_ = Buffer<float>(dev, nq * K_ * pc);
   critic_target_.copy_from(critic_params_);
   if (!cfg.actor_lr_per_agent.empty()) {
@@ -115,6 +133,25 @@ Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
   critic_tape_ = std::make_unique<MlpTape>(critic_, nq * K_, B_);
   target_critic_tape_ = std::make_unique<MlpTape>(critic_, nq * K_, B_);
   actor_critic_tape_ = std::make_unique<MlpTape>(critic_, K_, B_);
+
+  if (is_sac()) {
+    ACX_USAGE_CHECK(cfg.log_std_min < cfg.log_std_max, "sac.log_std_min must be below sac.log_std_max");
+    ACX_USAGE_CHECK(cfg.init_alpha > 0.0f && std::isfinite(cfg.init_alpha), "sac.init_alpha must be positive");
+    log_alpha_ = Buffer<float>::from_host(dev, std::vector<float>(K_, std::log(cfg.init_alpha)));
+    alpha_m_ = zeros(K_);
+    alpha_v_ = zeros(K_);
+    alpha_grad_ = zeros(K_);
+    mean_logp_ = zeros(K_);
+    next_logp_ = zeros(kb);
+    logp_ = zeros(kb);
+    eps_ = zeros(kb * act_dim_);
+    pi_act_ = zeros(kb * act_dim_);
+    pi_act_b_ = zeros(nq * kb * act_dim_);
+    dq_da_all_ = zeros(nq * kb * act_dim_);
+    q_min_ = zeros(kb);
+    d_head_ = zeros(kb * 2 * act_dim_);
+    pi_critic_tape_ = std::make_unique<MlpTape>(critic_, nq * K_, B_);
+  }
 }
 
 void Agent::ensure_act_tape(int64_t n) {
@@ -126,7 +163,22 @@ void Agent::ensure_act_tape(int64_t n) {
 void Agent::act(const float* obs, int64_t n_per_agent, float* actions) {
   ensure_act_tape(n_per_agent);
   mlp_forward(actor_, actor_params_.data(), {MlpInput{obs, obs_dim_, n_per_agent * obs_dim_}}, *act_tape_);
+  if (is_sac()) {
+    ops::squashed_gaussian(dev_, SquashedGaussianArgs{K_ * n_per_agent, act_dim_, act_tape_->output(), act_low_.data(),
+                                                      act_high_.data(), cfg_.log_std_min, cfg_.log_std_max, 0,
+                                                      RngPurpose::kEval, 0, 1, actions, nullptr, nullptr});
+    return;
+  }
   memory::copy_device_to_device(dev_, actions, act_tape_->output(), K_ * n_per_agent * act_dim_ * sizeof(float));
+}
+
+void Agent::act_sample(const float* obs, int64_t n_per_agent, uint64_t seed, uint64_t step, float* actions) {
+  ACX_CHECK(is_sac(), "act_sample: only SAC's policy is stochastic");
+  ensure_act_tape(n_per_agent);
+  mlp_forward(actor_, actor_params_.data(), {MlpInput{obs, obs_dim_, n_per_agent * obs_dim_}}, *act_tape_);
+  ops::squashed_gaussian(dev_, SquashedGaussianArgs{K_ * n_per_agent, act_dim_, act_tape_->output(), act_low_.data(),
+                                                    act_high_.data(), cfg_.log_std_min, cfg_.log_std_max, seed,
+                                                    RngPurpose::kExploration, step, 0, actions, nullptr, nullptr});
 }
 
 void Agent::broadcast(const float* src, int64_t block, float* dst) {
@@ -135,6 +187,37 @@ void Agent::broadcast(const float* src, int64_t block, float* dst) {
 
 void Agent::update(const TrainBatch& b, uint64_t update_index) {
   const SubnormalsAsZero no_subnormals(dev_);
+  if (is_sac()) {
+    update_sac(b, update_index);
+  } else {
+    update_td3(b, update_index);
+  }
+}
+
+void Agent::critic_step(const TrainBatch& b) {
+  const int nq = n_q();
+  const int64_t kb = static_cast<int64_t>(K_) * B_;
+  const int64_t pc = critic_.n_params();
+  const int64_t obs_stride = static_cast<int64_t>(B_) * obs_dim_, act_stride = static_cast<int64_t>(B_) * act_dim_;
+  broadcast(b.obs, kb * obs_dim_, critic_obs_.data());
+  broadcast(b.action, kb * act_dim_, critic_act_.data());
+  mlp_forward(critic_, critic_params_.data(),
+              {MlpInput{critic_obs_.data(), obs_dim_, obs_stride}, MlpInput{critic_act_.data(), act_dim_, act_stride}},
+              *critic_tape_);
+  ops::td_loss_grad(dev_, cfg_.loss, cfg_.huber_delta, nq * K_, B_, critic_tape_->output(), y_.data(), B_,
+                    dq_.data(), critic_loss_.data());
+  mlp_backward(critic_, critic_params_.data(), *critic_tape_, dq_.data(), B_, 1.0f, critic_grad_.data());
+  if (cfg_.max_grad_norm > 0.0f) {
+    ops::clip_grad_norm(dev_, nq * K_, pc, cfg_.max_grad_norm, critic_grad_.data(), grad_norms_.data());
+  }
+  ++n_updates_;
+  const AdamConfig critic_adam{cfg_.critic_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
+  ops::adam_step(dev_, nq * K_ * pc, critic_adam, n_updates_, critic_params_.data(), critic_m_.data(),
+                 critic_v_.data(), critic_grad_.data(),
+                 critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
+}
+
+void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
   const int nq = n_q();
   const int64_t kb = static_cast<int64_t>(K_) * B_;
   const int64_t pa = actor_.n_params(), pc = critic_.n_params();
@@ -160,22 +243,7 @@ void Agent::update(const TrainBatch& b, uint64_t update_index) {
                                         cfg_.reward_scale});
 
   // ---- critic step
-  broadcast(b.obs, kb * obs_dim_, critic_obs_.data());
-  broadcast(b.action, kb * act_dim_, critic_act_.data());
-  mlp_forward(critic_, critic_params_.data(),
-              {MlpInput{critic_obs_.data(), obs_dim_, obs_stride}, MlpInput{critic_act_.data(), act_dim_, act_stride}},
-              *critic_tape_);
-  ops::td_loss_grad(dev_, cfg_.loss, cfg_.huber_delta, nq * K_, B_, critic_tape_->output(), y_.data(), B_,
-                    dq_.data(), critic_loss_.data());
-  mlp_backward(critic_, critic_params_.data(), *critic_tape_, dq_.data(), B_, 1.0f, critic_grad_.data());
-  if (cfg_.max_grad_norm > 0.0f) {
-    ops::clip_grad_norm(dev_, nq * K_, pc, cfg_.max_grad_norm, critic_grad_.data(), grad_norms_.data());
-  }
-  ++n_updates_;
-  const AdamConfig critic_adam{cfg_.critic_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
-  ops::adam_step(dev_, nq * K_ * pc, critic_adam, n_updates_, critic_params_.data(), critic_m_.data(),
-                 critic_v_.data(), critic_grad_.data(),
-                 critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
+  critic_step(b);
 
   if (n_updates_ % cfg_.policy_delay != 0) return;
 
@@ -199,6 +267,92 @@ void Agent::update(const TrainBatch& b, uint64_t update_index) {
   ops::polyak_update(dev_, nq * K_ * pc, cfg_.tau, critic_params_.data(), critic_target_.data());
 }
 
+// SAC as CleanRL's sac_continuous_action.py runs it: the target action is a
+// sample of the current actor (no target actor), the critics' targets move
+// every update, and every policy_delay updates the actor (and alpha) take
+// policy_delay steps on the same batch, one per update on average. The
+// policy's noise is keyed by (policy_seed, row, counter): counter
+// update_index (1 + policy_delay) + slot, slot 0 the target's sample and
+// 1 + j the j-th actor step's, so no two draws share a key.
+void Agent::update_sac(const TrainBatch& b, uint64_t update_index) {
+  const int nq = n_q();
+  const int64_t kb = static_cast<int64_t>(K_) * B_;
+  const int64_t pc = critic_.n_params();
+  const int64_t obs_stride = static_cast<int64_t>(B_) * obs_dim_, act_stride = static_cast<int64_t>(B_) * act_dim_;
+  const uint64_t first_counter = update_index * (1 + static_cast<uint64_t>(cfg_.policy_delay));
+
+  // ---- target: a' ~ pi(s'), y = r + discount (min_q Q'_q(s', a') - alpha log pi(a'|s'))
+  mlp_forward(actor_, actor_params_.data(), {MlpInput{b.next_obs, obs_dim_, obs_stride}}, *target_actor_tape_);
+  ops::squashed_gaussian(dev_, SquashedGaussianArgs{kb, act_dim_, target_actor_tape_->output(), act_low_.data(),
+                                                    act_high_.data(), cfg_.log_std_min, cfg_.log_std_max,
+                                                    cfg_.policy_seed, RngPurpose::kSacPolicy, first_counter, 0,
+                                                    next_act_.data(), next_logp_.data(), nullptr});
+  broadcast(b.next_obs, kb * obs_dim_, critic_next_obs_.data());
+  broadcast(next_act_.data(), kb * act_dim_, critic_next_act_.data());
+  mlp_forward(critic_, critic_target_.data(),
+              {MlpInput{critic_next_obs_.data(), obs_dim_, obs_stride},
+               MlpInput{critic_next_act_.data(), act_dim_, act_stride}},
+              *target_critic_tape_);
+  TdTargetArgs target{nq, K_, B_, target_critic_tape_->output(), b.reward, b.discount, y_.data(), cfg_.reward_scale};
+  target.next_log_prob = next_logp_.data();
+  target.log_alpha = log_alpha_.data();
+  ops::td_target(dev_, target);
+
+  // ---- critic step, then the critics' targets
+  critic_step(b);
+  ops::polyak_update(dev_, nq * K_ * pc, cfg_.tau, critic_params_.data(), critic_target_.data());
+
+  if (n_updates_ % cfg_.policy_delay != 0) return;
+  for (int j = 0; j < cfg_.policy_delay; ++j) sac_actor_step(b, first_counter + 1 + j);
+}
+
+// One actor step: a ~ pi(s) with its noise kept, dQ/da of the smaller twin
+// at (s, a), dL/d(heads) (kernels/sac.h), the actor's backward from there,
+// Adam; then alpha's gradient from the same log pi, and its Adam step.
+void Agent::sac_actor_step(const TrainBatch& b, uint64_t counter) {
+  const int nq = n_q();
+  const int64_t kb = static_cast<int64_t>(K_) * B_;
+  const int64_t pa = actor_.n_params();
+  const int64_t obs_stride = static_cast<int64_t>(B_) * obs_dim_, act_stride = static_cast<int64_t>(B_) * act_dim_;
+  mlp_forward(actor_, actor_params_.data(), {MlpInput{b.obs, obs_dim_, obs_stride}}, *actor_tape_);
+  ops::squashed_gaussian(dev_, SquashedGaussianArgs{kb, act_dim_, actor_tape_->output(), act_low_.data(),
+                                                    act_high_.data(), cfg_.log_std_min, cfg_.log_std_max,
+                                                    cfg_.policy_seed, RngPurpose::kSacPolicy, counter, 0,
+                                                    pi_act_.data(), logp_.data(), eps_.data()});
+  // critic_obs_ holds the batch's observations once per critic (critic_step).
+  broadcast(pi_act_.data(), kb * act_dim_, pi_act_b_.data());
+  mlp_forward(critic_, critic_params_.data(),
+              {MlpInput{critic_obs_.data(), obs_dim_, obs_stride}, MlpInput{pi_act_b_.data(), act_dim_, act_stride}},
+              *pi_critic_tape_);
+  critic_action_grad(critic_, critic_params_.data(), *pi_critic_tape_, obs_dim_, dq_da_all_.data());
+  ops::min_q_grad(dev_, MinQGradArgs{nq, kb, act_dim_, pi_critic_tape_->output(), dq_da_all_.data(), dq_da_.data(),
+                                     q_min_.data()});
+  ops::sac_actor_grad(dev_, SacActorGradArgs{kb, act_dim_, B_, actor_tape_->output(), eps_.data(), act_low_.data(),
+                                             act_high_.data(), cfg_.log_std_min, cfg_.log_std_max, dq_da_.data(),
+                                             log_alpha_.data(), 1.0f / static_cast<float>(B_), d_head_.data()});
+  mlp_backward(actor_, actor_params_.data(), *actor_tape_, d_head_.data(), static_cast<int64_t>(B_) * 2 * act_dim_,
+               1.0f, actor_grad_.data());
+  if (cfg_.max_grad_norm > 0.0f) {
+    ops::clip_grad_norm(dev_, K_, pa, cfg_.max_grad_norm, actor_grad_.data(), grad_norms_.data());
+  }
+  ++n_actor_updates_;
+  const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
+  ops::adam_step(dev_, K_ * pa, actor_adam, n_actor_updates_, actor_params_.data(), actor_m_.data(), actor_v_.data(),
+                 actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
+
+  // alpha's gradient uses the log pi of this step's sample (SB3's order;
+  // CleanRL draws a fresh sample after the actor's step).
+  ops::alpha_grad(dev_, AlphaGradArgs{K_, B_, logp_.data(), log_alpha_.data(),
+                                      cfg_.target_entropy_per_dim * static_cast<float>(act_dim_), alpha_grad_.data(),
+                                      mean_logp_.data()});
+  if (cfg_.autotune_alpha) {
+    // Adam's step count for alpha is the actor's: one alpha step per actor step.
+    const AdamConfig alpha_adam{cfg_.alpha_lr, 0.9f, 0.999f, 1e-8f, 0.0f, false};
+    ops::adam_step(dev_, K_, alpha_adam, n_actor_updates_, log_alpha_.data(), alpha_m_.data(), alpha_v_.data(),
+                   alpha_grad_.data(), nullptr, 1);
+  }
+}
+
 AgentStats Agent::stats() const {
   AgentStats s;
   const int nq = n_q();
@@ -209,23 +363,44 @@ AgentStats Agent::stats() const {
   // Q_0 of each agent: the first K members of the critic tape; the actor's
   // critic tape holds Q_0(s, mu(s)) of the last actor step.
   const int64_t kb = static_cast<int64_t>(K_) * B_;
-  std::vector<float> q(kb), q_pi(kb);
+  std::vector<float> q(kb), q_pi(kb), logp;
   memory::copy_device_to_host(dev_, q.data(), critic_tape_->output(), kb * sizeof(float));
-  memory::copy_device_to_host(dev_, q_pi.data(), actor_critic_tape_->output(), kb * sizeof(float));
+  // SAC's actor loss: mean_b (alpha log pi - min_q Q(s, a ~ pi)); TD3's: -mean_b Q_0(s, mu(s)).
+  memory::copy_device_to_host(dev_, q_pi.data(), is_sac() ? q_min_.data() : actor_critic_tape_->output(),
+                              kb * sizeof(float));
+  if (is_sac()) {
+    logp = logp_.to_host();
+    const std::vector<float> log_alpha = log_alpha_.to_host(), mean_logp = mean_logp_.to_host();
+    for (int k = 0; k < K_; ++k) {
+      s.alpha.push_back(std::exp(log_alpha[k]));
+      s.entropy.push_back(-mean_logp[k]);
+    }
+  }
   s.mean_q.assign(K_, 0.0f);
   s.actor_loss.assign(K_, 0.0f);
   for (int k = 0; k < K_; ++k) {
     double sq = 0, spi = 0;
-    for (int i = 0; i < B_; ++i) sq += q[k * B_ + i], spi += q_pi[k * B_ + i];
+    for (int i = 0; i < B_; ++i) {
+      sq += q[k * B_ + i];
+      spi += is_sac() ? static_cast<double>(s.alpha[k]) * logp[k * B_ + i] - q_pi[k * B_ + i] : -q_pi[k * B_ + i];
+    }
     s.mean_q[k] = static_cast<float>(sq / B_);
-    s.actor_loss[k] = n_actor_updates_ > 0 ? static_cast<float>(-spi / B_) : 0.0f;
+    s.actor_loss[k] = n_actor_updates_ > 0 ? static_cast<float>(spi / B_) : 0.0f;
   }
   return s;
 }
 
 std::vector<StateShape> Agent::state_shapes(const EnvInfo& env, const AgentConfig& cfg) {
   const int64_t pa = mlp_layout(actor_spec(env, cfg)).n_params, pc = mlp_layout(critic_spec(env, cfg)).n_params;
-  const int64_t K = cfg.n_agents, ec = static_cast<int64_t>(cfg.algo == Algo::kTd3 ? 2 : 1) * K;
+  const int64_t K = cfg.n_agents, ec = static_cast<int64_t>(cfg.algo == Algo::kDdpg ? 1 : 2) * K;
+  if (cfg.algo == Algo::kSac) {  // no target actor; the temperature and its Adam state
+    return {
+        {"actor.params", {K, pa}},   {"actor_opt.m", {K, pa}},          {"actor_opt.v", {K, pa}},
+        {"critic.params", {ec, pc}}, {"critic_target.params", {ec, pc}}, {"critic_opt.m", {ec, pc}},
+        {"critic_opt.v", {ec, pc}},  {"alpha.log_alpha", {K, 1}},        {"alpha_opt.m", {K, 1}},
+        {"alpha_opt.v", {K, 1}},
+    };
+  }
   return {
       {"actor.params", {K, pa}},         {"actor_target.params", {K, pa}},  {"actor_opt.m", {K, pa}},
       {"actor_opt.v", {K, pa}},          {"critic.params", {ec, pc}},       {"critic_target.params", {ec, pc}},
@@ -234,8 +409,14 @@ std::vector<StateShape> Agent::state_shapes(const EnvInfo& env, const AgentConfi
 }
 
 std::vector<StateTensor> Agent::state() {
-  float* const data[] = {actor_params_.data(), actor_target_.data(), actor_m_.data(),  actor_v_.data(),
-                         critic_params_.data(), critic_target_.data(), critic_m_.data(), critic_v_.data()};
+  std::vector<float*> data;
+  if (is_sac()) {
+    data = {actor_params_.data(),  actor_m_.data(),  actor_v_.data(),   critic_params_.data(), critic_target_.data(),
+            critic_m_.data(),      critic_v_.data(), log_alpha_.data(), alpha_m_.data(),       alpha_v_.data()};
+  } else {
+    data = {actor_params_.data(),  actor_target_.data(), actor_m_.data(),  actor_v_.data(),
+            critic_params_.data(), critic_target_.data(), critic_m_.data(), critic_v_.data()};
+  }
   std::vector<StateTensor> out;
   const std::vector<StateShape> shapes = state_shapes(env_, cfg_);
   for (size_t i = 0; i < shapes.size(); ++i) out.push_back({shapes[i].name, shapes[i].shape, data[i]});

@@ -27,7 +27,7 @@
 
 namespace acx {
 
-enum class Algo { kTd3, kDdpg };
+enum class Algo { kTd3, kDdpg, kSac };
 
 struct AgentConfig {
   Algo algo = Algo::kTd3;
@@ -51,6 +51,13 @@ struct AgentConfig {
   float final_init_bound = 0.0f;  // > 0: last layers ~ U(-c, c) (DDPG's 3e-3); 0: PyTorch default
   uint64_t seed = 1;            // network initialization
   uint64_t smoothing_seed = 2;  // TD3 target smoothing noise
+  // SAC (kernels/sac.h): the actor's output is 2 act_dim wide (means, raw log-stds).
+  float log_std_min = -5.0f, log_std_max = 2.0f;
+  bool autotune_alpha = true;     // learn log alpha towards the target entropy
+  float init_alpha = 1.0f;        // alpha's start (autotune) or its fixed value
+  float alpha_lr = 1e-3f;
+  float target_entropy_per_dim = -1.0f;  // H = this x act_dim
+  uint64_t policy_seed = 3;       // the reparameterized samples in updates
 };
 
 // One sampled batch per agent, on the device.
@@ -67,6 +74,8 @@ struct AgentStats {
   std::vector<float> critic_loss;  // (K) mean over the agent's critics
   std::vector<float> actor_loss;   // (K) -mean Q_0(s, mu(s)) at the last actor step
   std::vector<float> mean_q;       // (K) mean Q_0(s, a) on the last batch
+  std::vector<float> alpha;        // (K) SAC's temperature (empty otherwise)
+  std::vector<float> entropy;      // (K) SAC: -mean log pi at the last actor step
 };
 
 // A named device tensor of the agent's state (for checkpoints).
@@ -87,14 +96,18 @@ class Agent {
   Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg);
 
   const AgentConfig& config() const { return cfg_; }
-  int n_q() const { return cfg_.algo == Algo::kTd3 ? 2 : 1; }
+  int n_q() const { return cfg_.algo == Algo::kDdpg ? 1 : 2; }
+  bool is_sac() const { return cfg_.algo == Algo::kSac; }
   const Mlp& actor() const { return actor_; }
   const Mlp& critic() const { return critic_; }
   const float* actor_params() const { return actor_params_.data(); }
 
   // mu(s) for n_per_agent observations per agent: obs (K, n, obs_dim) ->
-  // actions (K, n, act_dim), both device memory. Deterministic.
+  // actions (K, n, act_dim), both device memory. Deterministic (SAC: the
+  // mean action, c + s tanh(x_m)).
   void act(const float* obs, int64_t n_per_agent, float* actions);
+  // SAC's exploration: a sample of the policy, row r keyed by (seed, r, step).
+  void act_sample(const float* obs, int64_t n_per_agent, uint64_t seed, uint64_t step, float* actions);
 
   // One update; `update_index` keys the smoothing noise (resume-exact).
   void update(const TrainBatch& batch, uint64_t update_index);
@@ -120,6 +133,10 @@ class Agent {
  private:
   void ensure_act_tape(int64_t n);
   void broadcast(const float* src, int64_t block, float* dst);  // copy one (K, ...) block n_q times
+  void update_td3(const TrainBatch& batch, uint64_t update_index);
+  void update_sac(const TrainBatch& batch, uint64_t update_index);
+  void sac_actor_step(const TrainBatch& batch, uint64_t counter);
+  void critic_step(const TrainBatch& batch);
 
   Device dev_;
   AgentConfig cfg_;
@@ -131,6 +148,12 @@ class Agent {
   Buffer<float> critic_obs_, critic_act_, critic_next_obs_, critic_next_act_;
   Buffer<float> next_act_, y_, dq_, critic_loss_, dq_da_, grad_norms_, act_low_, act_high_;
   Buffer<float> actor_member_lr_, critic_member_lr_;  // (K), (n_q K); empty without variants
+  // SAC only (empty otherwise): the temperature and its Adam state (K), the
+  // samples of the last update and what the actor step needs.
+  Buffer<float> log_alpha_, alpha_m_, alpha_v_, alpha_grad_, mean_logp_;
+  Buffer<float> next_logp_, logp_, eps_, pi_act_, pi_act_b_, dq_da_all_, q_min_, d_head_;
+  std::unique_ptr<MlpTape> pi_critic_tape_;  // (n_q K, B) the critics at (s, a ~ pi(s))
+  int64_t n_alpha_updates_ = 0;
   std::unique_ptr<MlpTape> actor_tape_, target_actor_tape_, critic_tape_, target_critic_tape_, actor_critic_tape_,
       act_tape_;
   int64_t act_tape_n_ = 0;

@@ -231,10 +231,14 @@ void check_checkpoint_meta(const CheckpointMeta& m, const Config& cfg, const Env
   const int64_t due = updates_due(cfg, m.env_steps);
   if (m.updates != due)
     disagree("updates", std::to_string(m.updates), fmt::format("the {} the schedule gives at env step {}", due, m.env_steps));
-  const int64_t delay = cfg.get_string("algo.name") == "ddpg" ? 1 : cfg.get_int("algo.policy_delay");
-  if (m.actor_updates != m.updates / delay)
+  // TD3: one actor step every policy_delay updates; SAC: policy_delay actor
+  // steps every policy_delay updates (host/learn/agent.cpp, update_sac).
+  const std::string algo = cfg.get_string("algo.name");
+  const int64_t delay = algo == "ddpg" ? 1 : cfg.get_int("algo.policy_delay");
+  const int64_t actor_due = algo == "sac" ? m.updates / delay * delay : m.updates / delay;
+  if (m.actor_updates != actor_due)
     disagree("actor_updates", std::to_string(m.actor_updates),
-             fmt::format("the {} that {} updates at policy delay {} give", m.updates / delay, m.updates, delay));
+             fmt::format("the {} that {} updates at policy delay {} give", actor_due, m.updates, delay));
   int64_t previous = 0;
   double previous_wall = 0;
   const bool lqr = env.name == "lqr";

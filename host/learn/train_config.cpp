@@ -22,10 +22,10 @@ ConfigSchema train_schema() {
   s.add_int("env.n_envs", 16, "environments stepped together per agent", Range::closed(1, 1 << 24));
   s.add_int("env.max_steps", 0, "time limit per episode; 0: the env's own", Range::closed(0, kMaxInt32));
   // algorithm
-  s.add_string("algo.name", "td3", "td3 or ddpg", {"td3", "ddpg"});
+  s.add_string("algo.name", "td3", "td3, ddpg or sac", {"td3", "ddpg", "sac"});
   s.add_float("algo.gamma", 0.99, "discount factor", Range::closed(0, 1));
   s.add_float("algo.tau", 0.005, "Polyak rate of the target networks", Range::left_open(0, 1));
-  s.add_int("algo.policy_delay", 2, "TD3: critic updates per actor and target update (DDPG: 1)",
+  s.add_int("algo.policy_delay", 2, "TD3: critic updates per actor and target update (DDPG: 1); SAC: every policy_delay updates the actor takes policy_delay steps",
             Range::closed(1, 1000));
   s.add_float("algo.target_noise", 0.2, "TD3 target smoothing sigma, in action half-ranges", Range::at_least(0));
   s.add_float("algo.target_noise_clip", 0.5, "TD3 target smoothing clip, in action half-ranges", Range::at_least(0));
@@ -39,6 +39,15 @@ ConfigSchema train_schema() {
   s.add_float("algo.huber_delta", 1.0, "Huber loss threshold", Range::above(0));
   s.add_float("algo.max_grad_norm", 0.0, "per-network gradient norm clip; 0: off", Range::at_least(0));
   s.add_float("algo.reward_scale", 1.0, "rewards are multiplied by this in the critic's target", Range::above(0));
+  // SAC (algo.name = "sac"; kernels/sac.h)
+  s.add_float("sac.log_std_min", -5.0, "SAC: lower bound of the policy's log-std (tanh-rescaled, as CleanRL)");
+  s.add_float("sac.log_std_max", 2.0, "SAC: upper bound of the policy's log-std");
+  s.add_bool("sac.autotune", true, "SAC: learn the temperature alpha towards the target entropy");
+  s.add_float("sac.init_alpha", 1.0, "SAC: the temperature's start (sac.autotune) or its fixed value",
+              Range::above(0));
+  s.add_float("sac.alpha_lr", 1e-3, "SAC: Adam learning rate of log alpha", Range::above(0));
+  s.add_float("sac.target_entropy_per_dim", -1.0,
+              "SAC: the target entropy per action dimension (CleanRL and SB3: -1, so -act_dim in all)");
   // networks and optimizer
   s.add_int_list("net.actor_hidden", {256, 256}, "actor hidden widths (ReLU)", Range::closed(1, 8192));
   s.add_int_list("net.critic_hidden", {256, 256}, "critic hidden widths (ReLU)", Range::closed(1, 8192));
@@ -49,7 +58,7 @@ ConfigSchema train_schema() {
   s.add_float("optim.critic_lr", 3e-4, "critic Adam learning rate", Range::above(0));
   s.add_float("optim.weight_decay", 0.0, "AdamW decoupled weight decay; 0: plain Adam", Range::at_least(0));
   // exploration
-  s.add_string("explore.noise", "gaussian", "exploration noise: gaussian or ou (Ornstein-Uhlenbeck)",
+  s.add_string("explore.noise", "gaussian", "TD3 and DDPG exploration noise: gaussian or ou (Ornstein-Uhlenbeck); SAC samples its own policy and ignores explore.*",
                {"gaussian", "ou"});
   s.add_float("explore.sigma", 0.1, "noise scale, in action half-ranges", Range::at_least(0));
   s.add_float("explore.sigma_min", -1.0,
@@ -232,6 +241,15 @@ AgentConfig agent_config(const Config& c) {
   a.final_init_bound = static_cast<float>(c.get_float("net.final_init_bound"));
   a.seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltInit);
   a.smoothing_seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltSmooth);
+  a.policy_seed = mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), kSaltPolicy);
+  a.log_std_min = static_cast<float>(c.get_float("sac.log_std_min"));
+  a.log_std_max = static_cast<float>(c.get_float("sac.log_std_max"));
+  ACX_USAGE_CHECK(a.log_std_min < a.log_std_max,
+                  fmt::format("sac.log_std_min ({}) must be below sac.log_std_max ({})", a.log_std_min, a.log_std_max));
+  a.autotune_alpha = c.get_bool("sac.autotune");
+  a.init_alpha = static_cast<float>(c.get_float("sac.init_alpha"));
+  a.alpha_lr = static_cast<float>(c.get_float("sac.alpha_lr"));
+  a.target_entropy_per_dim = static_cast<float>(c.get_float("sac.target_entropy_per_dim"));
   return a;
 }
 

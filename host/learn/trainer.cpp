@@ -316,6 +316,10 @@ class Run {
         {"actor_loss", MetricKind::kFloat32, "losses/actor"},
         {"mean_q", MetricKind::kFloat32, "losses/mean_q"},
     };
+    if (agent_->is_sac()) {
+      cols.push_back({"alpha", MetricKind::kFloat32, "losses/alpha"});
+      cols.push_back({"entropy", MetricKind::kFloat32, "losses/entropy"});
+    }
     MetricsOptions mo;
     // Resuming keeps the rows up to the checkpoint; starting over keeps none.
     if (start != Start::kFresh) mo.resume_env_steps = env_steps_;
@@ -409,16 +413,21 @@ class Run {
         norm_->normalize(obs, N_, norm_obs_.data());
         obs = norm_obs_.data();
       }
-      agent_->act(obs, N_, mu_.data());
-      if (cfg_.get_string("explore.noise") == "ou") {
-        OuConfig ou;
-        ou.theta = static_cast<float>(cfg_.get_float("explore.ou_theta"));
-        ops::ou_explore(dev_, kn, info_.act_dim, mu_.data(), low_.data(), high_.data(), ou, sigma_.data(),
-                        env_->terminated(), env_->truncated(), explore_seed, step_index, ou_state_.data(),
-                        actions_.data());
+      if (agent_->is_sac()) {
+        // SAC explores by sampling its own policy.
+        agent_->act_sample(obs, N_, explore_seed, step_index, actions_.data());
       } else {
-        ops::gaussian_explore(dev_, kn, info_.act_dim, mu_.data(), low_.data(), high_.data(), sigma_.data(),
-                              explore_seed, step_index, actions_.data());
+        agent_->act(obs, N_, mu_.data());
+        if (cfg_.get_string("explore.noise") == "ou") {
+          OuConfig ou;
+          ou.theta = static_cast<float>(cfg_.get_float("explore.ou_theta"));
+          ops::ou_explore(dev_, kn, info_.act_dim, mu_.data(), low_.data(), high_.data(), ou, sigma_.data(),
+                          env_->terminated(), env_->truncated(), explore_seed, step_index, ou_state_.data(),
+                          actions_.data());
+        } else {
+          ops::gaussian_explore(dev_, kn, info_.act_dim, mu_.data(), low_.data(), high_.data(), sigma_.data(),
+                                explore_seed, step_index, actions_.data());
+        }
       }
     }
     // 2. step, 3. store
@@ -508,13 +517,18 @@ class Run {
     if (!std::isnan(train_return)) last_train_return_ = train_return;
     const double dt = now - last_wall;
     const bool updated = agent_->n_updates() > 0;
-    metrics_->write_row({static_cast<double>(env_steps_), static_cast<double>(env_steps_ * K_),
-                         static_cast<double>(agent_->n_updates()), now,
-                         dt > 0 ? (env_steps_ - last_steps) * K_ / dt : kNaN,
-                         dt > 0 ? (agent_->n_updates() - last_updates) / dt : kNaN, train_return, eps, eval_mean,
-                         eval_std, updated ? mean_of({s.critic_loss.begin(), s.critic_loss.end()}) : kNaN,
-                         agent_->n_actor_updates() > 0 ? mean_of({s.actor_loss.begin(), s.actor_loss.end()}) : kNaN,
-                         updated ? mean_of({s.mean_q.begin(), s.mean_q.end()}) : kNaN});
+    std::vector<double> row = {
+        static_cast<double>(env_steps_), static_cast<double>(env_steps_ * K_),
+        static_cast<double>(agent_->n_updates()), now, dt > 0 ? (env_steps_ - last_steps) * K_ / dt : kNaN,
+        dt > 0 ? (agent_->n_updates() - last_updates) / dt : kNaN, train_return, eps, eval_mean, eval_std,
+        updated ? mean_of({s.critic_loss.begin(), s.critic_loss.end()}) : kNaN,
+        agent_->n_actor_updates() > 0 ? mean_of({s.actor_loss.begin(), s.actor_loss.end()}) : kNaN,
+        updated ? mean_of({s.mean_q.begin(), s.mean_q.end()}) : kNaN};
+    if (agent_->is_sac()) {
+      row.push_back(mean_of({s.alpha.begin(), s.alpha.end()}));
+      row.push_back(agent_->n_actor_updates() > 0 ? mean_of({s.entropy.begin(), s.entropy.end()}) : kNaN);
+    }
+    metrics_->write_row(row);
   }
 
   std::vector<safetensors::Tensor> checkpoint_tensors() {
