@@ -370,10 +370,12 @@ void mlp_backward(const Mlp& net, const float* params, MlpTape& tape, const floa
   }
 }
 
-void critic_action_grad(const Mlp& critic, const float* params, MlpTape& tape, int obs_dim, float* dq_da) {
-  ACX_CHECK(critic.spec().out_dim == 1, "dQ/da needs a critic with one output");
+void critic_action_grad(const Mlp& critic, const float* params, MlpTape& tape, int obs_dim, float* dq_da,
+                        const float* dout, int64_t dout_stride) {
+  ACX_CHECK(dout != nullptr || critic.spec().out_dim == 1,
+            "dQ/da of a critic with several outputs needs their cotangent dQ/d(outputs)");
   ACX_CHECK(obs_dim > 0 && obs_dim < critic.spec().in_dim, "the action columns follow obs_dim observation columns");
-  mlp_backward(critic, params, tape, nullptr, 0, 1.0f, nullptr, dq_da, obs_dim, critic.spec().in_dim);
+  mlp_backward(critic, params, tape, dout, dout_stride, 1.0f, nullptr, dq_da, obs_dim, critic.spec().in_dim);
 }
 
 void actor_vjp(const Mlp& actor, const float* params, MlpTape& tape, const float* g, int64_t g_stride, float scale,

@@ -444,7 +444,10 @@ void mlp_backward(const Mlp& net, const float* params, MlpTape& tape, const floa
 // The critic action-gradient: dq_da (E, B, act_dim) = dQ/da for the critic's
 // last forward on the blocks (obs, action): backprop of a cotangent of ones
 // that stops at the action columns [obs_dim, in_dim) of the first layer.
-void critic_action_grad(const Mlp& critic, const float* params, MlpTape& tape, int obs_dim, float* dq_da);
+// A critic with several outputs (a C51 critic's logits, kernels/c51.h) gives
+// its cotangent dQ/d(outputs), member e at dout + e * dout_stride.
+void critic_action_grad(const Mlp& critic, const float* params, MlpTape& tape, int obs_dim, float* dq_da,
+                        const float* dout = nullptr, int64_t dout_stride = 0);
 
 // The actor VJP (the deterministic policy gradient): for the actor's last
 // forward, dparams (E, P) = scale * d/du [ (1/B) sum_b g_b . mu(s_b; u) ],

@@ -138,6 +138,68 @@ TEST(Train, ResumedSacRunIsBitwiseTheUninterruptedRun) {
   fs::remove_all(b);
 }
 
+// A C51 critic (kernels/c51.h) with TD3 and with SAC: the critics' state
+// holds logits over the atoms, and the run resumes bit for bit.
+TEST(Train, ResumedC51RunsAreBitwiseTheUninterruptedRuns) {
+  for (const char* algo : {"td3", "sac"}) {
+    const fs::path a = fresh_dir(std::string("c51_whole_") + algo), b = fresh_dir(std::string("c51_split_") + algo);
+    const std::string cfg = "train" + kSmall + " --algo " + algo +
+                            " --set critic.distribution=\"c51\" --set critic.atoms=21 --set critic.v_min=-200"
+                            " --set critic.v_max=0";
+    CliRun r = run_acx(cfg + " --set run.total_env_steps=600 --out " + a.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run_acx(cfg + " --set run.total_env_steps=300 --out " + b.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=600");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto rows_a = deterministic_columns(a / "metrics.csv");
+    ASSERT_EQ(rows_a.size(), 7u) << algo;
+    EXPECT_EQ(rows_a, deterministic_columns(b / "metrics.csv")) << algo;
+    for (const char* t : {"actor.params", "critic.params", "critic_target.params", "critic_opt.v"}) {
+      EXPECT_EQ(tensor_bytes(a / "checkpoint.safetensors", t), tensor_bytes(b / "checkpoint.safetensors", t))
+          << algo << " " << t;
+    }
+    // The critic's output layer has one logit per atom: (n_q K, P) with P
+    // from hidden [16, 16] and 21 outputs.
+    const auto s = safetensors::load_safetensors((a / "checkpoint.safetensors").string());
+    const int64_t p = (4 * 16 + 16) + (16 * 16 + 16) + (16 * 21 + 21);
+    EXPECT_EQ(s.get("critic.params").shape, (std::vector<int64_t>{2, p})) << algo;
+    // The last row's cross-entropy is positive and finite, and its mean Q lies inside the support.
+    std::ifstream in(a / "metrics.csv");
+    std::string header, line, last;
+    std::getline(in, header);
+    while (std::getline(in, line)) last = line;
+    auto column = [&](const std::string& name) {
+      std::stringstream hs(header), ls(last);
+      std::string h, v;
+      while (std::getline(hs, h, ',') && std::getline(ls, v, ','))
+        if (h == name) return std::stod(v);
+      return std::nan("");
+    };
+    const double loss = column("critic_loss"), mean_q = column("mean_q");
+    EXPECT_TRUE(std::isfinite(loss) && loss > 0.0) << algo << " " << loss;
+    EXPECT_TRUE(mean_q > -200.0 && mean_q < 0.0) << algo << " " << mean_q;
+    fs::remove_all(a);
+    fs::remove_all(b);
+  }
+}
+
+// Returns past the C51 support are valued as its edge; the run says so once.
+TEST(Train, C51SaysWhenItsSupportIsTooNarrow) {
+  const fs::path d = fresh_dir("c51_narrow"), ok = fresh_dir("c51_wide");
+  const std::string cfg = "train" + kSmall + " --set critic.distribution=\"c51\" --set algo.reward_scale=100"
+                          " --set optim.critic_lr=3e-3"
+                          " --set run.total_env_steps=300";
+  CliRun r = run_acx(cfg + " --out " + d.string());  // pendulum's rewards x 100 against the default [-10, 10]
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("at the edge of the C51 support [-10, 10]"), std::string::npos) << r.err;
+  r = run_acx(cfg + " --set critic.v_min=-20000 --set critic.v_max=1000 --out " + ok.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("C51 support"), std::string::npos) << r.err;
+  fs::remove_all(d);
+  fs::remove_all(ok);
+}
+
 TEST(Train, SameSeedSameRunOtherSeedOtherRun) {
   const fs::path a = fresh_dir("s1"), b = fresh_dir("s1b"), c = fresh_dir("s2");
   const std::string cfg = kSmall + " --set run.total_env_steps=200";

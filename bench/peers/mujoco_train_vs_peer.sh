@@ -10,6 +10,9 @@
 #   bench/peers/mujoco_train_vs_peer.sh [ACX] [STEPS] [SEEDS] [TASKS] [PEER: yes|no]
 #   e.g. bench/peers/mujoco_train_vs_peer.sh build/acx 200000 "1 2 3" "half-cheetah hopper"
 #
+# ACX_ARGS adds options to acx train (e.g. ACX_ARGS="--algo sac" with
+# OUT=runs/mujoco-bench-sac and PEER=no for acx's other algorithms).
+#
 # Writes runs/mujoco-bench/<task>-{acx,peer}-seed<S>/ and a table plus
 # learning-curve pictures via bench/peers/mujoco_train_report.py.
 set -euo pipefail
@@ -35,7 +38,7 @@ for task in $TASKS; do
       echo "mujoco bench: acx $task seed $seed"
       rm -rf "$dir"
       "$ACX" train --env "$task" --seed "$seed" --device cpu --out "$dir" --set run.threads=2 \
-        --set run.total_env_steps="$STEPS" > "$dir.log" 2>&1
+        --set run.total_env_steps="$STEPS" ${ACX_ARGS:-} > "$dir.log" 2>&1
     fi
     if [ ! -s "$dir/gymnasium_eval.json" ]; then
       python3 tools/eval_in_gymnasium.py "$dir/checkpoint.safetensors" --env-id "${GYM[$task]}" --episodes 10 \

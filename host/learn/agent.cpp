@@ -39,7 +39,7 @@ MlpSpec critic_spec(const EnvInfo& env, const AgentConfig& cfg) {
   MlpSpec s;
   s.in_dim = env.obs_dim + env.act_dim;
   s.hidden = cfg.critic_hidden;
-  s.out_dim = 1;
+  s.out_dim = cfg.c51 ? cfg.atoms : 1;  // C51: the logits over the support
   s.output = Activation::kIdentity;
   s.final_init_bound = cfg.final_init_bound;
   return s;
@@ -133,6 +133,17 @@ Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
   critic_tape_ = std::make_unique<MlpTape>(critic_, nq * K_, B_);
   target_critic_tape_ = std::make_unique<MlpTape>(critic_, nq * K_, B_);
   actor_critic_tape_ = std::make_unique<MlpTape>(critic_, K_, B_);
+  if (is_c51()) {
+    ACX_USAGE_CHECK(cfg.atoms >= 2 && cfg.atoms <= 4096, "critic.atoms must be in [2, 4096]");
+    ACX_USAGE_CHECK(cfg.v_min < cfg.v_max, "critic.v_min must be below critic.v_max");
+    const int64_t n = cfg.atoms;
+    c51_target_ = zeros(kb * n);
+    c51_dlogits_ = zeros(nq * kb * n);
+    c51_row_loss_ = zeros(nq * kb);
+    c51_q_ = zeros(nq * kb);
+    c51_dq_dl_ = zeros(nq * kb * n);
+    c51_q_pi_ = zeros(kb);
+  }
 
   if (is_sac()) {
     ACX_USAGE_CHECK(cfg.log_std_min < cfg.log_std_max, "sac.log_std_min must be below sac.log_std_max");
@@ -204,9 +215,19 @@ void Agent::critic_step(const TrainBatch& b) {
   mlp_forward(critic_, critic_params_.data(),
               {MlpInput{critic_obs_.data(), obs_dim_, obs_stride}, MlpInput{critic_act_.data(), act_dim_, act_stride}},
               *critic_tape_);
-  ops::td_loss_grad(dev_, cfg_.loss, cfg_.huber_delta, nq * K_, B_, critic_tape_->output(), y_.data(), B_,
-                    dq_.data(), critic_loss_.data());
-  mlp_backward(critic_, critic_params_.data(), *critic_tape_, dq_.data(), B_, 1.0f, critic_grad_.data());
+  if (is_c51()) {
+    // Every critic of an agent learns the one target distribution.
+    const int n = cfg_.atoms;
+    ops::c51_loss_grad(dev_, C51LossArgs{n, nq * kb, kb, critic_tape_->output(), c51_target_.data(),
+                                         1.0f / static_cast<float>(B_), c51_dlogits_.data(), c51_row_loss_.data()});
+    ops::member_mean(dev_, MemberMeanArgs{nq * K_, B_, c51_row_loss_.data(), critic_loss_.data()});
+    mlp_backward(critic_, critic_params_.data(), *critic_tape_, c51_dlogits_.data(), static_cast<int64_t>(B_) * n,
+                 1.0f, critic_grad_.data());
+  } else {
+    ops::td_loss_grad(dev_, cfg_.loss, cfg_.huber_delta, nq * K_, B_, critic_tape_->output(), y_.data(), B_,
+                      dq_.data(), critic_loss_.data());
+    mlp_backward(critic_, critic_params_.data(), *critic_tape_, dq_.data(), B_, 1.0f, critic_grad_.data());
+  }
   if (cfg_.max_grad_norm > 0.0f) {
     ops::clip_grad_norm(dev_, nq * K_, pc, cfg_.max_grad_norm, critic_grad_.data(), grad_norms_.data());
   }
@@ -215,6 +236,31 @@ void Agent::critic_step(const TrainBatch& b) {
   ops::adam_step(dev_, nq * K_ * pc, critic_adam, n_updates_, critic_params_.data(), critic_m_.data(),
                  critic_v_.data(), critic_grad_.data(),
                  critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
+}
+
+void Agent::critic_target(const TrainBatch& b, const float* next_log_prob) {
+  const int nq = n_q();
+  if (is_c51()) {
+    ops::c51_project(dev_, C51ProjectArgs{support(), nq, K_, B_, target_critic_tape_->output(), b.reward, b.discount,
+                                          cfg_.reward_scale, next_log_prob,
+                                          next_log_prob ? log_alpha_.data() : nullptr, c51_target_.data(), nullptr});
+    return;
+  }
+  TdTargetArgs target{nq, K_, B_, target_critic_tape_->output(), b.reward, b.discount, y_.data(), cfg_.reward_scale};
+  target.next_log_prob = next_log_prob;
+  target.log_alpha = next_log_prob ? log_alpha_.data() : nullptr;
+  ops::td_target(dev_, target);
+}
+
+void Agent::value_and_action_grad(MlpTape& tape, int n_members, float* q, float* dq_da) {
+  if (!is_c51()) {
+    critic_action_grad(critic_, critic_params_.data(), tape, obs_dim_, dq_da);
+    return;
+  }
+  const int64_t rows = static_cast<int64_t>(n_members) * B_;
+  ops::c51_value(dev_, C51ValueArgs{support(), rows, tape.output(), q, c51_dq_dl_.data()});
+  critic_action_grad(critic_, critic_params_.data(), tape, obs_dim_, dq_da, c51_dq_dl_.data(),
+                     static_cast<int64_t>(B_) * cfg_.atoms);
 }
 
 void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
@@ -239,8 +285,7 @@ void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
               {MlpInput{critic_next_obs_.data(), obs_dim_, obs_stride},
                MlpInput{critic_next_act_.data(), act_dim_, act_stride}},
               *target_critic_tape_);
-  ops::td_target(dev_, TdTargetArgs{nq, K_, B_, target_critic_tape_->output(), b.reward, b.discount, y_.data(),
-                                        cfg_.reward_scale});
+  critic_target(b, nullptr);
 
   // ---- critic step
   critic_step(b);
@@ -252,7 +297,7 @@ void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
   mlp_forward(critic_, critic_params_.data(),
               {MlpInput{b.obs, obs_dim_, obs_stride}, MlpInput{actor_tape_->output(), act_dim_, act_stride}},
               *actor_critic_tape_);
-  critic_action_grad(critic_, critic_params_.data(), *actor_critic_tape_, obs_dim_, dq_da_.data());
+  value_and_action_grad(*actor_critic_tape_, K_, is_c51() ? c51_q_pi_.data() : nullptr, dq_da_.data());
   // Loss -mean_b Q(s_b, mu(s_b)): its gradient is the VJP of -dQ/da.
   actor_vjp(actor_, actor_params_.data(), *actor_tape_, dq_da_.data(), act_stride, -1.0f, actor_grad_.data());
   if (cfg_.max_grad_norm > 0.0f) {
@@ -293,10 +338,7 @@ void Agent::update_sac(const TrainBatch& b, uint64_t update_index) {
               {MlpInput{critic_next_obs_.data(), obs_dim_, obs_stride},
                MlpInput{critic_next_act_.data(), act_dim_, act_stride}},
               *target_critic_tape_);
-  TdTargetArgs target{nq, K_, B_, target_critic_tape_->output(), b.reward, b.discount, y_.data(), cfg_.reward_scale};
-  target.next_log_prob = next_logp_.data();
-  target.log_alpha = log_alpha_.data();
-  ops::td_target(dev_, target);
+  critic_target(b, next_logp_.data());
 
   // ---- critic step, then the critics' targets
   critic_step(b);
@@ -324,9 +366,9 @@ void Agent::sac_actor_step(const TrainBatch& b, uint64_t counter) {
   mlp_forward(critic_, critic_params_.data(),
               {MlpInput{critic_obs_.data(), obs_dim_, obs_stride}, MlpInput{pi_act_b_.data(), act_dim_, act_stride}},
               *pi_critic_tape_);
-  critic_action_grad(critic_, critic_params_.data(), *pi_critic_tape_, obs_dim_, dq_da_all_.data());
-  ops::min_q_grad(dev_, MinQGradArgs{nq, kb, act_dim_, pi_critic_tape_->output(), dq_da_all_.data(), dq_da_.data(),
-                                     q_min_.data()});
+  value_and_action_grad(*pi_critic_tape_, nq * K_, is_c51() ? c51_q_.data() : nullptr, dq_da_all_.data());
+  ops::min_q_grad(dev_, MinQGradArgs{nq, kb, act_dim_, is_c51() ? c51_q_.data() : pi_critic_tape_->output(),
+                                     dq_da_all_.data(), dq_da_.data(), q_min_.data()});
   ops::sac_actor_grad(dev_, SacActorGradArgs{kb, act_dim_, B_, actor_tape_->output(), eps_.data(), act_low_.data(),
                                              act_high_.data(), cfg_.log_std_min, cfg_.log_std_max, dq_da_.data(),
                                              log_alpha_.data(), 1.0f / static_cast<float>(B_), d_head_.data()});
@@ -364,9 +406,18 @@ AgentStats Agent::stats() const {
   // critic tape holds Q_0(s, mu(s)) of the last actor step.
   const int64_t kb = static_cast<int64_t>(K_) * B_;
   std::vector<float> q(kb), q_pi(kb), logp;
-  memory::copy_device_to_host(dev_, q.data(), critic_tape_->output(), kb * sizeof(float));
+  if (is_c51()) {  // Q_0 is the expectation of critic 0's distribution, computed here for the logs
+    const int n = cfg_.atoms;
+    std::vector<float> logits(static_cast<size_t>(kb) * n);
+    memory::copy_device_to_host(dev_, logits.data(), critic_tape_->output(), logits.size() * sizeof(float));
+    const C51Support sup = support();
+    for (int64_t i = 0; i < kb; ++i) q[i] = c51_mean(sup, logits.data() + i * n);
+  } else {
+    memory::copy_device_to_host(dev_, q.data(), critic_tape_->output(), kb * sizeof(float));
+  }
   // SAC's actor loss: mean_b (alpha log pi - min_q Q(s, a ~ pi)); TD3's: -mean_b Q_0(s, mu(s)).
-  memory::copy_device_to_host(dev_, q_pi.data(), is_sac() ? q_min_.data() : actor_critic_tape_->output(),
+  memory::copy_device_to_host(dev_, q_pi.data(),
+                              is_sac() ? q_min_.data() : (is_c51() ? c51_q_pi_.data() : actor_critic_tape_->output()),
                               kb * sizeof(float));
   if (is_sac()) {
     logp = logp_.to_host();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "envs/env_api.h"
+#include "kernels/c51.h"
 #include "kernels/mlp.h"
 #include "kernels/optim.h"
 #include "kernels/runtime/buffer.h"
@@ -58,6 +59,10 @@ struct AgentConfig {
   float alpha_lr = 1e-3f;
   float target_entropy_per_dim = -1.0f;  // H = this x act_dim
   uint64_t policy_seed = 3;       // the reparameterized samples in updates
+  // A C51 distributional critic (kernels/c51.h) instead of a scalar one.
+  bool c51 = false;
+  int atoms = 101;
+  float v_min = -10.0f, v_max = 10.0f;
 };
 
 // One sampled batch per agent, on the device.
@@ -98,6 +103,7 @@ class Agent {
   const AgentConfig& config() const { return cfg_; }
   int n_q() const { return cfg_.algo == Algo::kDdpg ? 1 : 2; }
   bool is_sac() const { return cfg_.algo == Algo::kSac; }
+  bool is_c51() const { return cfg_.c51; }
   const Mlp& actor() const { return actor_; }
   const Mlp& critic() const { return critic_; }
   const float* actor_params() const { return actor_params_.data(); }
@@ -137,6 +143,13 @@ class Agent {
   void update_sac(const TrainBatch& batch, uint64_t update_index);
   void sac_actor_step(const TrainBatch& batch, uint64_t counter);
   void critic_step(const TrainBatch& batch);
+  // The critics' target from the target critics' output at (s', a'): the
+  // scalar y (td_target) or the projected distribution (c51_project).
+  void critic_target(const TrainBatch& batch, const float* next_log_prob);
+  // Q and dQ/da at the last forward of `tape` (n_members critics): for C51
+  // through the expectation, into q (or null: tape's scalar output is Q).
+  void value_and_action_grad(MlpTape& tape, int n_members, float* q, float* dq_da);
+  C51Support support() const { return C51Support{cfg_.atoms, cfg_.v_min, cfg_.v_max}; }
 
   Device dev_;
   AgentConfig cfg_;
@@ -153,6 +166,9 @@ class Agent {
   Buffer<float> log_alpha_, alpha_m_, alpha_v_, alpha_grad_, mean_logp_;
   Buffer<float> next_logp_, logp_, eps_, pi_act_, pi_act_b_, dq_da_all_, q_min_, d_head_;
   std::unique_ptr<MlpTape> pi_critic_tape_;  // (n_q K, B) the critics at (s, a ~ pi(s))
+  // C51: the target distribution (K B, N), the critics' logit gradients and
+  // per-row losses, the expected values and dQ/d(logits) at the actor's action.
+  Buffer<float> c51_target_, c51_dlogits_, c51_row_loss_, c51_q_, c51_dq_dl_, c51_q_pi_;
   int64_t n_alpha_updates_ = 0;
   std::unique_ptr<MlpTape> actor_tape_, target_actor_tape_, critic_tape_, target_critic_tape_, actor_critic_tape_,
       act_tape_;

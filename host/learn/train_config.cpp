@@ -51,6 +51,14 @@ ConfigSchema train_schema() {
   // networks and optimizer
   s.add_int_list("net.actor_hidden", {256, 256}, "actor hidden widths (ReLU)", Range::closed(1, 8192));
   s.add_int_list("net.critic_hidden", {256, 256}, "critic hidden widths (ReLU)", Range::closed(1, 8192));
+  s.add_string("critic.distribution", "scalar",
+               "the critic's output: scalar (one Q) or c51 (a categorical distribution over critic.atoms atoms "
+               "between critic.v_min and critic.v_max; TD3, DDPG and SAC)",
+               {"scalar", "c51"});
+  s.add_int("critic.atoms", 101, "C51: atoms of the support", Range::closed(2, 4096));
+  s.add_float("critic.v_min", -10.0,
+              "C51: the support's lowest return (it must cover the discounted, reward_scale'd returns)");
+  s.add_float("critic.v_max", 10.0, "C51: the support's highest return");
   s.add_float("net.final_init_bound", 0.0,
               "> 0: output layers start ~ U(-c, c), near-zero actions and values; 0: PyTorch's default",
               Range::at_least(0));
@@ -250,6 +258,12 @@ AgentConfig agent_config(const Config& c) {
   a.init_alpha = static_cast<float>(c.get_float("sac.init_alpha"));
   a.alpha_lr = static_cast<float>(c.get_float("sac.alpha_lr"));
   a.target_entropy_per_dim = static_cast<float>(c.get_float("sac.target_entropy_per_dim"));
+  a.c51 = c.get_string("critic.distribution") == "c51";
+  a.atoms = static_cast<int>(c.get_int("critic.atoms"));
+  a.v_min = static_cast<float>(c.get_float("critic.v_min"));
+  a.v_max = static_cast<float>(c.get_float("critic.v_max"));
+  ACX_USAGE_CHECK(a.v_min < a.v_max,
+                  fmt::format("critic.v_min ({}) must be below critic.v_max ({})", a.v_min, a.v_max));
   return a;
 }
 

@@ -529,6 +529,26 @@ class Run {
       row.push_back(agent_->n_actor_updates() > 0 ? mean_of({s.entropy.begin(), s.entropy.end()}) : kNaN);
     }
     metrics_->write_row(row);
+    if (agent_->is_c51() && updated && !warned_support_) warn_if_support_too_narrow(s);
+  }
+
+  // A C51 critic cannot value a return outside [critic.v_min, critic.v_max]:
+  // the projection puts it on the boundary atom. Say so once, when an
+  // agent's mean Q reaches the outer 5% of the support.
+  void warn_if_support_too_narrow(const AgentStats& s) {
+    const AgentConfig& c = agent_->config();
+    const double margin = 0.05 * (static_cast<double>(c.v_max) - c.v_min);
+    for (int k = 0; k < K_; ++k) {
+      if (s.mean_q[k] < c.v_min + margin || s.mean_q[k] > c.v_max - margin) {
+        std::cerr << fmt::format(
+            "acx train: warning: agent {}'s mean Q {:.4g} at env step {} is at the edge of the C51 support [{}, {}]; "
+            "returns beyond it are valued as the edge: widen critic.v_min / critic.v_max (they bound the "
+            "discounted return times algo.reward_scale)\n",
+            k, s.mean_q[k], env_steps_, c.v_min, c.v_max);
+        warned_support_ = true;
+        return;
+      }
+    }
   }
 
   std::vector<safetensors::Tensor> checkpoint_tensors() {
@@ -709,6 +729,7 @@ class Run {
   Buffer<double> episode_sums_;
   int64_t env_steps_ = 0, steps_at_start_ = 0;
   double wall_s_ = 0;
+  bool warned_support_ = false;  // the C51 support warning, once per run
   double last_train_return_ = kNaN;
   double lqr_optimal_return_ = kNaN;
   std::vector<EvalRecord> evals_;
