@@ -63,6 +63,17 @@ void gaussian_explore(const Device& dev, int64_t n_rows, int act_dim, const floa
   }
 }
 
+void redraw_sigma(const Device& dev, const RedrawSigmaArgs& a) {
+  ACX_CHECK(a.n_rows >= 0 && a.n_envs >= 1 && a.n_rows % a.n_envs == 0, "redraw_sigma: rows must be whole agents");
+  ACX_USAGE_CHECK(a.lo > 0.0f, "redraw_sigma: the lowest scale must be positive");
+  if (a.n_rows == 0) return;
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::redraw_sigma(a, dev.stream()));
+  } else {
+    cpu_kernels::redraw_sigma(a);
+  }
+}
+
 void ou_explore(const Device& dev, int64_t n_rows, int act_dim, const float* mu, const float* low, const float* high,
                 const OuConfig& cfg, const float* sigma, const uint8_t* terminated, const uint8_t* truncated,
                 uint64_t seed, uint64_t step, float* state, float* action) {

@@ -28,6 +28,10 @@ __global__ void explore_uniform_kernel(UniformActionArgs a, int64_t n) {
   ACX_GRID_STRIDE_LOOP(i, n) uniform_action_at(a, i);
 }
 
+__global__ void redraw_sigma_kernel(RedrawSigmaArgs a) {
+  ACX_GRID_STRIDE_LOOP(r, a.n_rows) redraw_sigma_at(a, r);
+}
+
 __global__ void target_smoothing_kernel(SmoothingArgs a, int64_t n) {
   ACX_GRID_STRIDE_LOOP(i, n) smoothing_at(a, i);
 }
@@ -57,6 +61,10 @@ void explore_uniform(const UniformActionArgs& a, void* stream) {
 void explore_smoothing(const SmoothingArgs& a, void* stream) {
   const int64_t n = a.n_rows * a.act_dim;
   ACX_LAUNCH(target_smoothing_kernel, grid_for(n, kBlock), kBlock, 0, as_stream(stream), a, n);
+}
+
+void redraw_sigma(const RedrawSigmaArgs& a, void* stream) {
+  ACX_LAUNCH(redraw_sigma_kernel, grid_for(a.n_rows, kBlock), kBlock, 0, as_stream(stream), a);
 }
 
 }  // namespace cuda_kernels

@@ -186,6 +186,31 @@ ACX_HD void smoothing_at(const SmoothingArgs& a, int64_t i) {
   a.action[i] = clip_action(a.mu[i] + eps * (0.5f * (hi - lo)), lo, hi);
 }
 
+// Per-env exploration scales redrawn when that env's episode ends (the
+// many-env recipe; FastTD3 draws each env's scale from a range at its
+// reset): where row r's last step terminated or truncated its episode,
+//   sigma[r] = lo * (hi_k / lo)^u,   u ~ U(0, 1) keyed by (seed, r, step),
+// log-uniform in [lo, hi_k] like the initial spread, hi_k = sigma_hi[r / n_envs].
+struct RedrawSigmaArgs {
+  int64_t n_rows;            // K * N
+  int64_t n_envs;            // N: row r belongs to agent r / N
+  float lo;                  // explore.sigma_min
+  const float* sigma_hi;     // (K) each agent's explore.sigma
+  const uint8_t* terminated; // (n_rows), or null
+  const uint8_t* truncated;  // (n_rows), or null
+  uint64_t seed;
+  uint64_t step;             // the vector step that just ended the episodes
+  float* sigma;              // (n_rows)
+};
+
+ACX_HD void redraw_sigma_at(const RedrawSigmaArgs& a, int64_t r) {
+  const bool done = (a.terminated && a.terminated[r]) || (a.truncated && a.truncated[r]);
+  if (!done) return;
+  const float hi = a.sigma_hi[r / a.n_envs];
+  const float u = noise_uniform(a.seed, RngPurpose::kExploreScale, r, 1, 0, a.step);
+  a.sigma[r] = a.lo * expf(u * logf(hi / a.lo));
+}
+
 // ---- host side -----------------------------------------------------------------------
 
 // An env's action box on the device, checked once: finite, low < high.
@@ -234,6 +259,8 @@ void ou_explore(const Device& dev, int64_t n_rows, int act_dim, const float* mu,
 // Warm-up actions, uniform in [low, high].
 void uniform_actions(const Device& dev, int64_t n_rows, int act_dim, const float* low, const float* high,
                      uint64_t seed, uint64_t step, float* action);
+// Redraws sigma[r] for the rows whose episode just ended (RedrawSigmaArgs).
+void redraw_sigma(const Device& dev, const RedrawSigmaArgs& a);
 // TD3's smoothed target actions a' = clip(mu + clip(sigma N, -c, c) h, low, high).
 void smooth_target_actions(const Device& dev, int64_t n_rows, int act_dim, const float* mu, const float* low,
                            const float* high, float sigma, float noise_clip, uint64_t seed, uint64_t update,
@@ -246,6 +273,7 @@ void explore_gaussian(const GaussianNoiseArgs& a);
 void explore_ou(const OuNoiseArgs& a);
 void explore_uniform(const UniformActionArgs& a);
 void explore_smoothing(const SmoothingArgs& a);
+void redraw_sigma(const RedrawSigmaArgs& a);
 }  // namespace cpu_kernels
 
 namespace cuda_kernels {
@@ -253,6 +281,7 @@ void explore_gaussian(const GaussianNoiseArgs& a, void* stream);
 void explore_ou(const OuNoiseArgs& a, void* stream);
 void explore_uniform(const UniformActionArgs& a, void* stream);
 void explore_smoothing(const SmoothingArgs& a, void* stream);
+void redraw_sigma(const RedrawSigmaArgs& a, void* stream);
 }  // namespace cuda_kernels
 
 }  // namespace acx

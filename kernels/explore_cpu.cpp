@@ -28,4 +28,9 @@ void explore_smoothing(const SmoothingArgs& a) {
   for (int64_t i = 0; i < n; ++i) smoothing_at(a, i);
 }
 
+void redraw_sigma(const RedrawSigmaArgs& a) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < a.n_rows; ++r) redraw_sigma_at(a, r);
+}
+
 }  // namespace acx::cpu_kernels

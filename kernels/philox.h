@@ -50,6 +50,7 @@ enum class RngPurpose : uint32_t {
   kWarmup = 6,
   kEval = 7,
   kSacPolicy = 8,  // SAC's reparameterized samples in updates (kernels/sac.h)
+  kExploreScale = 9,  // per-env exploration scales redrawn at episode ends (kernels/explore.h)
 };
 
 // Four 32-bit words keyed by (seed, purpose, index, counter): the counter

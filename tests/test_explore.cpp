@@ -406,6 +406,52 @@ TEST_P(ExploreTest, WarmupActionsFillTheBoxUniformly) {
 }
 
 // Same key, same bits; another step, other bits; the same on the CPU.
+// The many-env recipe's scales: only the rows whose episode just ended get a
+// new scale, log-uniform in [lo, hi_k] of their agent, keyed by the step.
+TEST_P(ExploreTest, ScalesAreRedrawnOnlyWhereAnEpisodeEnded) {
+  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  const int64_t K = 2, N = 4000, rows = K * N;
+  const float lo = 0.001f;
+  const std::vector<float> hi = {0.4f, 0.05f};
+  std::vector<uint8_t> term(rows), trunc(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    term[r] = r % 3 == 0;
+    trunc[r] = r % 7 == 1;
+  }
+  const std::vector<float> before(rows, -1.0f);  // a value no draw gives
+  Buffer<float> sigma = Buffer<float>::from_host(dev, before), d_hi = Buffer<float>::from_host(dev, hi);
+  Buffer<uint8_t> d_term = Buffer<uint8_t>::from_host(dev, term), d_trunc = Buffer<uint8_t>::from_host(dev, trunc);
+  ops::redraw_sigma(dev, RedrawSigmaArgs{rows, N, lo, d_hi.data(), d_term.data(), d_trunc.data(), 77, 5,
+                                         sigma.data()});
+  const auto got = sigma.to_host();
+  double mean_log[2] = {0, 0};
+  int64_t n_done[2] = {0, 0};
+  for (int64_t r = 0; r < rows; ++r) {
+    const int k = static_cast<int>(r / N);
+    if (!term[r] && !trunc[r]) {
+      ASSERT_EQ(got[r], -1.0f) << r;
+      continue;
+    }
+    const double u = ref_uniform_bits(ref_word(77, RngPurpose::kExploreScale, r, 1, 0, 5));
+    const double want = lo * std::pow(static_cast<double>(hi[k]) / lo, u);
+    ASSERT_NEAR(got[r], want, 1e-5 * want) << r;
+    ASSERT_GE(got[r], lo * (1 - 1e-6f));
+    ASSERT_LE(got[r], hi[k] * (1 + 1e-6f));
+    mean_log[k] += std::log(got[r]);
+    ++n_done[k];
+  }
+  // log sigma is uniform: its mean is the midpoint of [log lo, log hi_k] (to ~4 standard errors).
+  for (int k = 0; k < 2; ++k) {
+    const double a = std::log(lo), b = std::log(hi[k]), sd = (b - a) / std::sqrt(12.0 * n_done[k]);
+    EXPECT_NEAR(mean_log[k] / n_done[k], (a + b) / 2, 4 * sd) << k;
+  }
+  // Another step draws other scales.
+  ops::redraw_sigma(dev, RedrawSigmaArgs{rows, N, lo, d_hi.data(), d_term.data(), nullptr, 77, 6, sigma.data()});
+  const auto again = sigma.to_host();
+  EXPECT_NE(again[0], got[0]);
+  EXPECT_EQ(again[1], got[1]);  // truncated only, and truncation was not passed this time
+}
+
 TEST_P(ExploreTest, NoiseIsKeyedByStepAndMatchesTheCpu) {
   ACX_DEVICE_OR_SKIP(dev, GetParam());
   const Device cpu = Device::cpu();

@@ -200,6 +200,48 @@ TEST(Train, C51SaysWhenItsSupportIsTooNarrow) {
   fs::remove_all(ok);
 }
 
+// The many-env recipe's options together: no target actor, per-env scales
+// redrawn at episode ends (saved in the checkpoint), a fixed number of
+// updates per vector step. The run resumes bit for bit.
+TEST(Train, ManyEnvRecipeResumesBitwise) {
+  const fs::path a = fresh_dir("recipe_whole"), b = fresh_dir("recipe_split");
+  const std::string cfg = "train" + kSmall +
+                          " --set env.n_envs=20 --set algo.target_actor=false --set explore.sigma_min=0.01"
+                          " --set explore.sigma=0.4 --set explore.sigma_redraw=true"
+                          " --set algo.updates_per_vector_step=2 --set env.max_steps=10";
+  CliRun r = run_acx(cfg + " --set run.total_env_steps=600 --out " + a.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_acx(cfg + " --set run.total_env_steps=300 --out " + b.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=600");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(deterministic_columns(a / "metrics.csv"), deterministic_columns(b / "metrics.csv"));
+  for (const char* t : {"actor.params", "critic.params", "explore.sigma", "env.state"}) {
+    EXPECT_EQ(tensor_bytes(a / "checkpoint.safetensors", t), tensor_bytes(b / "checkpoint.safetensors", t)) << t;
+  }
+  const auto s = safetensors::load_safetensors((a / "checkpoint.safetensors").string());
+  EXPECT_FALSE(s.contains("actor_target.params"));
+  // 2 updates per step of the 20 envs from learning_starts (100) on: 2 ((600 - 100) / 20 + 1).
+  EXPECT_EQ(s.meta("updates"), "52");
+  // 30 steps of every env, episodes of 10 steps: every scale was redrawn, each
+  // within [0.01, 0.4], and they are not the initial geometric spread.
+  const std::vector<float> sigma = s.get("explore.sigma").values<float>();
+  ASSERT_EQ(sigma.size(), 20u);
+  int off_spread = 0;
+  for (size_t i = 0; i < sigma.size(); ++i) {
+    EXPECT_GE(sigma[i], 0.01f * 0.999f);
+    EXPECT_LE(sigma[i], 0.4f * 1.001f);
+    off_spread += std::fabs(sigma[i] - 0.01f * std::pow(40.0f, static_cast<float>(i) / 19.0f)) > 1e-4f;
+  }
+  EXPECT_GT(off_spread, 15);
+  r = run_acx("train" + kSmall + " --set explore.sigma_redraw=true --out " + fresh_dir("recipe_bad").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("explore.sigma_redraw needs explore.sigma_min > 0"), std::string::npos) << r.err;
+  fs::remove_all(a);
+  fs::remove_all(b);
+  fs::remove_all(fresh_dir("recipe_bad"));
+}
+
 TEST(Train, SameSeedSameRunOtherSeedOtherRun) {
   const fs::path a = fresh_dir("s1"), b = fresh_dir("s1b"), c = fresh_dir("s2");
   const std::string cfg = kSmall + " --set run.total_env_steps=200";

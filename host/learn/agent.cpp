@@ -88,7 +88,7 @@ Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
   critic_params_ = Buffer<float>(dev, nq * K_ * pc);
   mlp_init(actor_, K_, cfg.seed, kActorTag, actor_params_.data());
   mlp_init(critic_, nq * K_, cfg.seed, kCriticTag, critic_params_.data());
-  if (!is_sac()) {  // SAC has no target actor
+  if (has_target_actor()) {  // SAC has none, and TD3 without algo.target_actor
     actor_target_ = Buffer<float>(dev, K_ * pa);
     actor_target_.copy_from(actor_params_);
   }
@@ -269,8 +269,8 @@ void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
   const int64_t pa = actor_.n_params(), pc = critic_.n_params();
 
   // ---- target: a' = smoothed mu'(s'), y = r + discount * min_q Q'_q(s', a')
-  mlp_forward(actor_, actor_target_.data(), {MlpInput{b.next_obs, obs_dim_, static_cast<int64_t>(B_) * obs_dim_}},
-              *target_actor_tape_);
+  mlp_forward(actor_, has_target_actor() ? actor_target_.data() : actor_params_.data(),
+              {MlpInput{b.next_obs, obs_dim_, static_cast<int64_t>(B_) * obs_dim_}}, *target_actor_tape_);
   if (cfg_.algo == Algo::kTd3) {
     ops::smooth_target_actions(dev_, kb, act_dim_, target_actor_tape_->output(), act_low_.data(), act_high_.data(),
                                cfg_.target_noise, cfg_.target_noise_clip, cfg_.smoothing_seed, update_index,
@@ -308,7 +308,7 @@ void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
   ops::adam_step(dev_, K_ * pa, actor_adam, n_actor_updates_, actor_params_.data(), actor_m_.data(), actor_v_.data(),
                  actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
 
-  ops::polyak_update(dev_, K_ * pa, cfg_.tau, actor_params_.data(), actor_target_.data());
+  if (has_target_actor()) ops::polyak_update(dev_, K_ * pa, cfg_.tau, actor_params_.data(), actor_target_.data());
   ops::polyak_update(dev_, nq * K_ * pc, cfg_.tau, critic_params_.data(), critic_target_.data());
 }
 
@@ -452,11 +452,13 @@ std::vector<StateShape> Agent::state_shapes(const EnvInfo& env, const AgentConfi
         {"alpha_opt.v", {K, 1}},
     };
   }
-  return {
+  std::vector<StateShape> shapes = {
       {"actor.params", {K, pa}},         {"actor_target.params", {K, pa}},  {"actor_opt.m", {K, pa}},
       {"actor_opt.v", {K, pa}},          {"critic.params", {ec, pc}},       {"critic_target.params", {ec, pc}},
       {"critic_opt.m", {ec, pc}},        {"critic_opt.v", {ec, pc}},
   };
+  if (!cfg.target_actor) shapes.erase(shapes.begin() + 1);  // algo.target_actor = false keeps none
+  return shapes;
 }
 
 std::vector<StateTensor> Agent::state() {
@@ -467,6 +469,7 @@ std::vector<StateTensor> Agent::state() {
   } else {
     data = {actor_params_.data(),  actor_target_.data(), actor_m_.data(),  actor_v_.data(),
             critic_params_.data(), critic_target_.data(), critic_m_.data(), critic_v_.data()};
+    if (!has_target_actor()) data.erase(data.begin() + 1);
   }
   std::vector<StateTensor> out;
   const std::vector<StateShape> shapes = state_shapes(env_, cfg_);

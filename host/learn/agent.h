@@ -59,6 +59,7 @@ struct AgentConfig {
   float alpha_lr = 1e-3f;
   float target_entropy_per_dim = -1.0f;  // H = this x act_dim
   uint64_t policy_seed = 3;       // the reparameterized samples in updates
+  bool target_actor = true;  // TD3, DDPG: false takes a' from the online actor (no target actor kept)
   // A C51 distributional critic (kernels/c51.h) instead of a scalar one.
   bool c51 = false;
   int atoms = 101;
@@ -104,6 +105,7 @@ class Agent {
   int n_q() const { return cfg_.algo == Algo::kDdpg ? 1 : 2; }
   bool is_sac() const { return cfg_.algo == Algo::kSac; }
   bool is_c51() const { return cfg_.c51; }
+  bool has_target_actor() const { return !is_sac() && cfg_.target_actor; }
   const Mlp& actor() const { return actor_; }
   const Mlp& critic() const { return critic_; }
   const float* actor_params() const { return actor_params_.data(); }

@@ -195,6 +195,9 @@ int64_t updates_due(const Config& cfg, int64_t env_steps) {
   // Transitions an agent has stored: whole steps of its n envs, up to the replay's capacity.
   const int64_t stored = std::min(env_steps / n, ceil_div(cfg.get_int("replay.capacity"), n)) * n;
   if (stored < cfg.get_int("algo.batch_size")) return 0;
+  // algo.updates_per_vector_step: U per step of the n envs from learning_starts on.
+  const int64_t per_vector_step = cfg.get_int("algo.updates_per_vector_step");
+  if (per_vector_step > 0) return per_vector_step * ((env_steps - starts) / n + 1);
   return static_cast<int64_t>(
       std::floor(cfg.get_float("algo.updates_per_step") * static_cast<double>(env_steps - starts + n)));
 }

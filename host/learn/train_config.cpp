@@ -30,6 +30,12 @@ ConfigSchema train_schema() {
   s.add_float("algo.target_noise", 0.2, "TD3 target smoothing sigma, in action half-ranges", Range::at_least(0));
   s.add_float("algo.target_noise_clip", 0.5, "TD3 target smoothing clip, in action half-ranges", Range::at_least(0));
   s.add_int("algo.n_step", 1, "n-step returns (cut at episode ends)", Range::closed(1, 100));
+  s.add_bool("algo.target_actor", true,
+             "TD3 and DDPG: a Polyak-averaged target actor gives a'; false: the online actor does (FastTD3)");
+  s.add_int("algo.updates_per_vector_step", 0,
+            "> 0: this many updates per step of an agent's env.n_envs envs, whatever their number (overrides "
+            "algo.updates_per_step)",
+            Range::closed(0, 100000));
   s.add_int("algo.batch_size", 256, "samples per update, per agent", Range::closed(1, 1 << 20));
   s.add_float("algo.updates_per_step", 1.0, "updates per env step of one agent (update-to-data ratio)",
               Range::left_open(0, 1000));
@@ -71,6 +77,9 @@ ConfigSchema train_schema() {
   s.add_float("explore.sigma", 0.1, "noise scale, in action half-ranges", Range::at_least(0));
   s.add_float("explore.sigma_min", -1.0,
               "per-env scales spread log-uniformly over [sigma_min, sigma]; < 0: every env uses sigma");
+  s.add_bool("explore.sigma_redraw", false,
+             "redraw an env's scale log-uniformly in [sigma_min, sigma] each time its episode ends (the many-env "
+             "recipe; needs sigma_min > 0)");
   s.add_float("explore.ou_theta", 0.15, "OU mean-reversion rate", Range::above(0));
   // replay and normalization
   s.add_int("replay.capacity", 1000000, "transitions kept per agent", Range::closed(1, 1e12));
@@ -258,6 +267,7 @@ AgentConfig agent_config(const Config& c) {
   a.init_alpha = static_cast<float>(c.get_float("sac.init_alpha"));
   a.alpha_lr = static_cast<float>(c.get_float("sac.alpha_lr"));
   a.target_entropy_per_dim = static_cast<float>(c.get_float("sac.target_entropy_per_dim"));
+  a.target_actor = c.get_bool("algo.target_actor");
   a.c51 = c.get_string("critic.distribution") == "c51";
   a.atoms = static_cast<int>(c.get_int("critic.atoms"));
   a.v_min = static_cast<float>(c.get_float("critic.v_min"));

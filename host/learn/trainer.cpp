@@ -287,6 +287,15 @@ class Run {
       sig.insert(sig.end(), per.begin(), per.end());
     }
     sigma_ = Buffer<float>::from_host(dev_, sig);
+    redraw_sigma_ = cfg_.get_bool("explore.sigma_redraw");
+    if (redraw_sigma_) {
+      ACX_USAGE_CHECK(sigma_min > 0, "explore.sigma_redraw needs explore.sigma_min > 0: the scales are drawn from "
+                                     "[sigma_min, sigma]");
+      std::vector<float> hi;
+      for (int k = 0; k < K_; ++k)
+        hi.push_back(static_cast<float>(agent_sigma.empty() ? cfg_.get_float("explore.sigma") : agent_sigma[k]));
+      sigma_hi_ = Buffer<float>::from_host(dev_, hi);
+    }
     ou_state_ = Buffer<float>(dev_, K_ * N_ * info_.act_dim);
     ou_state_.zero();
     episode_sums_ = Buffer<double>(dev_, 3 * K_);
@@ -437,6 +446,11 @@ class Run {
     replay_->store(obs_prev_.data(), actions_.data(), env_->reward(), env_->final_obs(), env_->terminated(),
                    env_->truncated());
     const VecEnvArrays& a = env_->arrays();
+    if (redraw_sigma_) {  // a new scale for every env whose episode just ended
+      ops::redraw_sigma(dev_, RedrawSigmaArgs{kn, N_, static_cast<float>(cfg_.get_float("explore.sigma_min")),
+                                              sigma_hi_.data(), a.terminated, a.truncated, explore_seed, step_index,
+                                              sigma_.data()});
+    }
     ops::accumulate_episode_stats(dev_, EpisodeStatsArgs{K_, N_, a.terminated, a.truncated, a.done_return,
                                                          a.done_length, episode_sums_.data()});
     env_steps_ += N_;
@@ -584,6 +598,9 @@ class Run {
     t.push_back(to_tensor(device_to_host_array(dev_, "explore.ou_state", {K_ * N_, info_.act_dim}, ou_state_.data(),
                                                K_ * N_ * info_.act_dim)));
     t.push_back(to_tensor(device_to_host_array(dev_, "stats.episode_sums", {K_, 3}, episode_sums_.data(), 3 * K_)));
+    if (redraw_sigma_) {
+      t.push_back(to_tensor(device_to_host_array(dev_, "explore.sigma", {K_ * N_}, sigma_.data(), K_ * N_)));
+    }
     return t;
   }
 
@@ -640,6 +657,10 @@ class Run {
     memory::copy_host_to_device(dev_, ou_state_.data(), ou.data.data(), ou.data.size());
     const auto& es = f.expect("stats.episode_sums", safetensors::DType::kF64, {K_, 3});
     memory::copy_host_to_device(dev_, episode_sums_.data(), es.data.data(), es.data.size());
+    if (redraw_sigma_) {
+      const auto& sg = f.expect("explore.sigma", safetensors::DType::kF32, {K_ * N_});
+      memory::copy_host_to_device(dev_, sigma_.data(), sg.data.data(), sg.data.size());
+    }
     env_steps_ = c.meta.env_steps;
     // The replay ring went where env_steps says: one row of every env per step.
     const int64_t steps = env_steps_ / N_;
@@ -729,6 +750,8 @@ class Run {
   Buffer<double> episode_sums_;
   int64_t env_steps_ = 0, steps_at_start_ = 0;
   double wall_s_ = 0;
+  bool redraw_sigma_ = false;   // explore.sigma_redraw
+  Buffer<float> sigma_hi_;      // (K) each agent's upper scale, with redraw_sigma_
   bool warned_support_ = false;  // the C51 support warning, once per run
   double last_train_return_ = kNaN;
   double lqr_optimal_return_ = kNaN;
