@@ -124,6 +124,9 @@ TEST(Train, ResumedSacRunIsBitwiseTheUninterruptedRun) {
   }
   const auto s = safetensors::load_safetensors((a / "checkpoint.safetensors").string());
   EXPECT_FALSE(s.contains("actor_target.params"));
+  // The metadata describes the actor as stored: 2 act_dim identity outputs (mean, raw log-std).
+  EXPECT_NE(s.meta("actor_layers").find(R"({"activation":"identity","in":16,"out":2})"), std::string::npos)
+      << s.meta("actor_layers");
   // The temperatures moved from sac.init_alpha = 1 (log 0), each its own way.
   const std::vector<float> log_alpha = s.get("alpha.log_alpha").values<float>();
   ASSERT_EQ(log_alpha.size(), 2u);

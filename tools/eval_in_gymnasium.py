@@ -84,6 +84,10 @@ def main():
     mid, half = (high + low) / 2, (high - low) / 2
     act_dim = len(low)
     sac = meta.get("algo") == "sac"
+    # A SAC actor's last layer is identity with 2 act_dim outputs (mean, raw
+    # log-std); checkpoints written before acx recorded that say tanh_scaled.
+    if sac and layers[-1]["out"] not in (act_dim, 2 * act_dim):
+        sys.exit(f"actor_layers: a SAC actor's last layer has {layers[-1]['out']} outputs, not {2 * act_dim}")
     W = [tensors[f"actor.layers.{l}.weight"][args.agent].astype(np.float64) for l in range(len(layers))]
     b = [tensors[f"actor.layers.{l}.bias"][args.agent].astype(np.float64) for l in range(len(layers))]
 

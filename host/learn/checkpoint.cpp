@@ -205,13 +205,16 @@ int64_t updates_due(const Config& cfg, int64_t env_steps) {
 std::string actor_layers_json(const Config& cfg, const EnvInfo& env) {
   MlpSpec spec;
   spec.in_dim = env.obs_dim;
-  spec.out_dim = env.act_dim;
+  // SAC's actor outputs the means and the raw log-stds (2 act_dim, identity);
+  // its action is mid + half tanh(mean) (docs/training.md).
+  const bool sac = cfg.get_string("algo.name") == "sac";
+  spec.out_dim = sac ? 2 * env.act_dim : env.act_dim;
   for (int64_t w : cfg.get_int_list("net.actor_hidden")) spec.hidden.push_back(static_cast<int>(w));
   const MlpLayout l = mlp_layout(spec);
   nlohmann::json layers = nlohmann::json::array();
   for (size_t i = 0; i < l.out.size(); ++i) {
-    layers.push_back(
-        {{"in", l.in[i]}, {"out", l.out[i]}, {"activation", i + 1 == l.out.size() ? "tanh_scaled" : "relu"}});
+    const char* last = sac ? "identity" : "tanh_scaled";
+    layers.push_back({{"in", l.in[i]}, {"out", l.out[i]}, {"activation", i + 1 == l.out.size() ? last : "relu"}});
   }
   return layers.dump();
 }
