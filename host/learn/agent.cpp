@@ -238,6 +238,18 @@ void Agent::critic_step(const TrainBatch& b) {
                  critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
 }
 
+// The actor's gradient is in actor_grad_: clip it (algo.max_grad_norm), then one Adam(W) step.
+void Agent::actor_optimizer_step() {
+  const int64_t pa = actor_.n_params();
+  if (cfg_.max_grad_norm > 0.0f) {
+    ops::clip_grad_norm(dev_, K_, pa, cfg_.max_grad_norm, actor_grad_.data(), grad_norms_.data());
+  }
+  ++n_actor_updates_;
+  const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
+  ops::adam_step(dev_, K_ * pa, actor_adam, n_actor_updates_, actor_params_.data(), actor_m_.data(), actor_v_.data(),
+                 actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
+}
+
 void Agent::critic_target(const TrainBatch& b, const float* next_log_prob) {
   const int nq = n_q();
   if (is_c51()) {
@@ -300,13 +312,7 @@ void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
   value_and_action_grad(*actor_critic_tape_, K_, is_c51() ? c51_q_pi_.data() : nullptr, dq_da_.data());
   // Loss -mean_b Q(s_b, mu(s_b)): its gradient is the VJP of -dQ/da.
   actor_vjp(actor_, actor_params_.data(), *actor_tape_, dq_da_.data(), act_stride, -1.0f, actor_grad_.data());
-  if (cfg_.max_grad_norm > 0.0f) {
-    ops::clip_grad_norm(dev_, K_, pa, cfg_.max_grad_norm, actor_grad_.data(), grad_norms_.data());
-  }
-  ++n_actor_updates_;
-  const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
-  ops::adam_step(dev_, K_ * pa, actor_adam, n_actor_updates_, actor_params_.data(), actor_m_.data(), actor_v_.data(),
-                 actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
+  actor_optimizer_step();
 
   if (has_target_actor()) ops::polyak_update(dev_, K_ * pa, cfg_.tau, actor_params_.data(), actor_target_.data());
   ops::polyak_update(dev_, nq * K_ * pc, cfg_.tau, critic_params_.data(), critic_target_.data());
@@ -354,7 +360,6 @@ void Agent::update_sac(const TrainBatch& b, uint64_t update_index) {
 void Agent::sac_actor_step(const TrainBatch& b, uint64_t counter) {
   const int nq = n_q();
   const int64_t kb = static_cast<int64_t>(K_) * B_;
-  const int64_t pa = actor_.n_params();
   const int64_t obs_stride = static_cast<int64_t>(B_) * obs_dim_, act_stride = static_cast<int64_t>(B_) * act_dim_;
   mlp_forward(actor_, actor_params_.data(), {MlpInput{b.obs, obs_dim_, obs_stride}}, *actor_tape_);
   ops::squashed_gaussian(dev_, SquashedGaussianArgs{kb, act_dim_, actor_tape_->output(), act_low_.data(),
@@ -374,13 +379,7 @@ void Agent::sac_actor_step(const TrainBatch& b, uint64_t counter) {
                                              log_alpha_.data(), 1.0f / static_cast<float>(B_), d_head_.data()});
   mlp_backward(actor_, actor_params_.data(), *actor_tape_, d_head_.data(), static_cast<int64_t>(B_) * 2 * act_dim_,
                1.0f, actor_grad_.data());
-  if (cfg_.max_grad_norm > 0.0f) {
-    ops::clip_grad_norm(dev_, K_, pa, cfg_.max_grad_norm, actor_grad_.data(), grad_norms_.data());
-  }
-  ++n_actor_updates_;
-  const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
-  ops::adam_step(dev_, K_ * pa, actor_adam, n_actor_updates_, actor_params_.data(), actor_m_.data(), actor_v_.data(),
-                 actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
+  actor_optimizer_step();
 
   // alpha's gradient uses the log pi of this step's sample (SB3's order;
   // CleanRL draws a fresh sample after the actor's step).

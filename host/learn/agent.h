@@ -145,6 +145,7 @@ class Agent {
   void update_sac(const TrainBatch& batch, uint64_t update_index);
   void sac_actor_step(const TrainBatch& batch, uint64_t counter);
   void critic_step(const TrainBatch& batch);
+  void actor_optimizer_step();  // clip actor_grad_ and take one Adam step
   // The critics' target from the target critics' output at (s', a'): the
   // scalar y (td_target) or the projected distribution (c51_project).
   void critic_target(const TrainBatch& batch, const float* next_log_prob);
@@ -171,7 +172,6 @@ class Agent {
   // C51: the target distribution (K B, N), the critics' logit gradients and
   // per-row losses, the expected values and dQ/d(logits) at the actor's action.
   Buffer<float> c51_target_, c51_dlogits_, c51_row_loss_, c51_q_, c51_dq_dl_, c51_q_pi_;
-  int64_t n_alpha_updates_ = 0;
   std::unique_ptr<MlpTape> actor_tape_, target_actor_tape_, critic_tape_, target_critic_tape_, actor_critic_tape_,
       act_tape_;
   int64_t act_tape_n_ = 0;
