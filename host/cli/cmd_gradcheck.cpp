@@ -194,6 +194,50 @@ nlohmann::json layout_json(const Mlp& net, int members) {
   return j;
 }
 
+// One checked quantity: its worst relative error against its tolerance.
+struct CheckRow {
+  const char* name;
+  Worst worst;
+  double tol;
+  size_t n;
+};
+
+// Prints one line per quantity; true when all are within tolerance.
+bool report_rows(const std::vector<CheckRow>& rows) {
+  bool ok = true;
+  for (const CheckRow& r : rows) {
+    const bool pass = r.worst.rel <= r.tol;
+    ok = ok && pass;
+    fmt::print("  {:<24} max rel err {:.2e} (tol {:.0e}, {} values, scale {:.3g})  {}\n", r.name, r.worst.rel, r.tol,
+               r.n, r.worst.scale, pass ? "ok" : "FAIL");
+  }
+  return ok;
+}
+
+// A dump's index entry for one .npy file.
+nlohmann::json file_entry(const char* file, const std::vector<int64_t>& shape, const char* what) {
+  return nlohmann::json{{"file", file}, {"shape", shape}, {"what", what}};
+}
+
+// The fields every dump's index.json starts with (docs/gradcheck.md).
+nlohmann::json index_header(const GradcheckOptions& opt, const EnvInfo& env, const Device& dev, int batch,
+                            int members) {
+  return nlohmann::json{{"format", "acx-gradcheck-1"}, {"env", env.name},   {"obs_dim", env.obs_dim},
+                        {"act_dim", env.act_dim},      {"batch", batch},    {"members", members},
+                        {"seed", opt.seed},            {"layer_norm", opt.layer_norm}, {"device", dev.describe()}};
+}
+
+// Adds the results to the index, writes index.json and says so.
+void write_index(const std::string& dir, nlohmann::json index, const std::vector<CheckRow>& rows, int n_files) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const CheckRow& r : rows) results.push_back({{"quantity", r.name}, {"max_rel_err", r.worst.rel}, {"tol", r.tol}});
+  index["results"] = results;
+  write_file_atomic((std::filesystem::path(dir) / "index.json").string(),
+                    index.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  fmt::print("wrote {} (index.json and {} .npy files; recheck with tools/recheck_gradcheck.py {})\n", printable(dir),
+             n_files, printable(dir));
+}
+
 // Moves LayerNorm gains and shifts off their init (g in [0.5, 1.5), beta in
 // [-0.5, 0.5)) so that no LayerNorm derivative is checked only at the
 // symmetric point g = 1, beta = 0.
@@ -411,13 +455,7 @@ void run_gradcheck_sac(const GradcheckOptions& opt, const EnvInfo& env, const st
     }
   }
 
-  struct Row {
-    const char* name;
-    Worst worst;
-    double tol;
-    size_t n;
-  };
-  const std::vector<Row> rows = {
+  const std::vector<CheckRow> rows = {
       {"action (vs float64)", compare(to64(h_act), act64), 1e-4, act64.size()},
       {"log pi (vs float64)", compare(to64(h_logp), logp64), 1e-4, logp64.size()},
       {"min_j Q_j (vs float64)", compare(to64(h_q_min), qmin64), 1e-4, qmin64.size()},
@@ -429,13 +467,7 @@ void run_gradcheck_sac(const GradcheckOptions& opt, const EnvInfo& env, const st
   fmt::print("gradcheck sac: env {} (obs {}, act {}), hidden {}{}, batch {}, agents {} (twin critics each), seed {}, {}\n",
              env.name, S, A, opt.hidden, opt.layer_norm ? " with LayerNorm" : "", B, K, opt.seed, dev.describe());
   fmt::print("actor: {} params per agent (heads: mean and log-std, {} each); critic: {} params per member\n", Pa, A, Pc);
-  bool ok = true;
-  for (const Row& r : rows) {
-    const bool pass = r.worst.rel <= r.tol;
-    ok = ok && pass;
-    fmt::print("  {:<24} max rel err {:.2e} (tol {:.0e}, {} values, scale {:.3g})  {}\n", r.name, r.worst.rel, r.tol,
-               r.n, r.worst.scale, pass ? "ok" : "FAIL");
-  }
+  const bool ok = report_rows(rows);
   if (fd.shrunk > 0) {
     fmt::print("  ({} finite differences taken with a smaller step: a ReLU input or the twins' order within the step{})\n",
                fd.shrunk, fd.unresolved ? fmt::format(", {} still crossing at 1e-10", fd.unresolved) : "");
@@ -458,20 +490,10 @@ void run_gradcheck_sac(const GradcheckOptions& opt, const EnvInfo& env, const st
     npy::write(path("d_heads.npy"), {K, B, 2 * A}, h_d_head);
     npy::write(path("actor_grad.npy"), {K, Pa}, h_actor_grad);
     npy::write(path("alpha_grad.npy"), {K}, h_alpha_grad);
-    const auto f = [](const char* file, std::vector<int64_t> shape, const char* what) {
-      return nlohmann::json{{"file", file}, {"shape", shape}, {"what", what}};
-    };
-    nlohmann::json index = {
-        {"format", "acx-gradcheck-1"},
+    const auto f = file_entry;
+    nlohmann::json index = index_header(opt, env, dev, B, K);
+    index.update({
         {"algo", "sac"},
-        {"env", env.name},
-        {"obs_dim", S},
-        {"act_dim", A},
-        {"batch", B},
-        {"members", K},
-        {"seed", opt.seed},
-        {"layer_norm", opt.layer_norm},
-        {"device", dev.describe()},
         {"log_std_min", kLogStdMin},
         {"log_std_max", kLogStdMax},
         {"log_prob_eps", kSacLogProbEps},
@@ -493,13 +515,8 @@ void run_gradcheck_sac(const GradcheckOptions& opt, const EnvInfo& env, const st
           {"dq_da", f("dq_da.npy", {K, B, A}, "dQ/da of the smaller twin, per row")},
           {"d_heads", f("d_heads.npy", {K, B, 2 * A}, "dL_k/d(heads), L_k = mean_b [alpha_k log pi - min_j Q_jk], noise fixed")},
           {"actor_grad", f("actor_grad.npy", {K, Pa}, "dL_k/du_k, the actor's parameter gradient")},
-          {"alpha_grad", f("alpha_grad.npy", {K}, "dJ/dlog_alpha_k, J = -alpha_k mean_b (log pi + target_entropy)")}}}};
-    nlohmann::json results = nlohmann::json::array();
-    for (const Row& r : rows) results.push_back({{"quantity", r.name}, {"max_rel_err", r.worst.rel}, {"tol", r.tol}});
-    index["results"] = results;
-    write_file_atomic(path("index.json"), index.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-    fmt::print("wrote {} (index.json and 13 .npy files; recheck with tools/recheck_gradcheck.py {})\n",
-               printable(opt.dump), printable(opt.dump));
+          {"alpha_grad", f("alpha_grad.npy", {K}, "dJ/dlog_alpha_k, J = -alpha_k mean_b (log pi + target_entropy)")}}}});
+    write_index(opt.dump, std::move(index), rows, 13);
   }
   if (!ok) throw Error("gradcheck: a quantity exceeds its tolerance (see above)");
 }
@@ -626,13 +643,7 @@ void run_gradcheck(const GradcheckOptions& opt) {
     check_params(qn, Pc, h_critic_grad, critic_objective, cgrad_got, cgrad_fd);
   }
 
-  struct Row {
-    const char* name;
-    Worst worst;
-    double tol;
-    size_t n;
-  };
-  const std::vector<Row> rows = {
+  const std::vector<CheckRow> rows = {
       {"Q (vs float64 forward)", compare(to64(q), q64), 1e-4, q64.size()},
       {"dQ/da (vs FD)", compare(to64(h_dq_da), dq_da_fd), 1e-3, dq_da_fd.size()},
       {"actor grad (vs FD)", compare(agrad_got, agrad_fd), 1e-3, agrad_fd.size()},
@@ -642,13 +653,7 @@ void run_gradcheck(const GradcheckOptions& opt) {
   fmt::print("gradcheck: env {} (obs {}, act {}), hidden {}{}, batch {}, members {}, seed {}, {}\n", env.name, S, A,
              opt.hidden, opt.layer_norm ? " with LayerNorm" : "", B, E, opt.seed, dev.describe());
   fmt::print("actor: {} params per member; critic: {} params per member\n", Pa, Pc);
-  bool ok = true;
-  for (const Row& r : rows) {
-    const bool pass = r.worst.rel <= r.tol;
-    ok = ok && pass;
-    fmt::print("  {:<24} max rel err {:.2e} (tol {:.0e}, {} values, scale {:.3g})  {}\n", r.name, r.worst.rel, r.tol,
-               r.n, r.worst.scale, pass ? "ok" : "FAIL");
-  }
+  const bool ok = report_rows(rows);
   if (fd.shrunk > 0) {
     fmt::print("  ({} finite differences taken with a smaller step: a ReLU input within the step of 0{})\n", fd.shrunk,
                fd.unresolved ? fmt::format(", {} still crossing at 1e-10", fd.unresolved) : "");
@@ -668,35 +673,23 @@ void run_gradcheck(const GradcheckOptions& opt) {
     npy::write(path("critic_grad.npy"), {E, Pc}, h_critic_grad);
     npy::write(path("jvp_direction.npy"), {E, Pa}, direction);
     npy::write(path("jvp.npy"), {E, B, A}, h_tangent);
-    nlohmann::json index = {
-        {"format", "acx-gradcheck-1"},
-        {"env", env.name},
-        {"obs_dim", S},
-        {"act_dim", A},
-        {"batch", B},
-        {"members", E},
-        {"seed", opt.seed},
-        {"layer_norm", opt.layer_norm},
-        {"device", dev.describe()},
+    const auto f = file_entry;
+    nlohmann::json index = index_header(opt, env, dev, B, E);
+    index.update({
         {"actor", layout_json(actor, E)},
         {"critic", layout_json(critic, E)},
         {"files",
-         {{"obs", {{"file", "obs.npy"}, {"shape", {B, S}}, {"what", "observations, shared by all members"}}},
-          {"actor_params", {{"file", "actor_params.npy"}, {"shape", {E, Pa}}, {"what", "actor parameters, flat layout (per layer W, b, and with LayerNorm g, beta)"}}},
-          {"critic_params", {{"file", "critic_params.npy"}, {"shape", {E, Pc}}, {"what", "critic parameters, flat layout; input concat(obs, action)"}}},
-          {"actions", {{"file", "actions.npy"}, {"shape", {E, B, A}}, {"what", "a = mu_e(obs)"}}},
-          {"q", {{"file", "q.npy"}, {"shape", {E, B}}, {"what", "Q_e(obs, a_e)"}}},
-          {"dq_da", {{"file", "dq_da.npy"}, {"shape", {E, B, A}}, {"what", "dQ_e/da at (obs, a_e)"}}},
-          {"actor_grad", {{"file", "actor_grad.npy"}, {"shape", {E, Pa}}, {"what", "d/du_e mean_b Q_e(obs_b, mu_e(obs_b; u_e)) (the actor VJP of dq_da, scale 1)"}}},
-          {"critic_grad", {{"file", "critic_grad.npy"}, {"shape", {E, Pc}}, {"what", "d/dw_e mean_b Q_e(obs_b, a_eb; w_e), actions held fixed"}}},
-          {"jvp_direction", {{"file", "jvp_direction.npy"}, {"shape", {E, Pa}}, {"what", "the parameter direction v"}}},
-          {"jvp", {{"file", "jvp.npy"}, {"shape", {E, B, A}}, {"what", "d/dt mu_e(obs; u_e + t v_e) at t = 0"}}}}}};
-    nlohmann::json results = nlohmann::json::array();
-    for (const Row& r : rows) results.push_back({{"quantity", r.name}, {"max_rel_err", r.worst.rel}, {"tol", r.tol}});
-    index["results"] = results;
-    write_file_atomic(path("index.json"), index.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-    fmt::print("wrote {} (index.json and 10 .npy files; recheck with tools/recheck_gradcheck.py {})\n",
-               printable(opt.dump), printable(opt.dump));
+         {{"obs", f("obs.npy", {B, S}, "observations, shared by all members")},
+          {"actor_params", f("actor_params.npy", {E, Pa}, "actor parameters, flat layout (per layer W, b, and with LayerNorm g, beta)")},
+          {"critic_params", f("critic_params.npy", {E, Pc}, "critic parameters, flat layout; input concat(obs, action)")},
+          {"actions", f("actions.npy", {E, B, A}, "a = mu_e(obs)")},
+          {"q", f("q.npy", {E, B}, "Q_e(obs, a_e)")},
+          {"dq_da", f("dq_da.npy", {E, B, A}, "dQ_e/da at (obs, a_e)")},
+          {"actor_grad", f("actor_grad.npy", {E, Pa}, "d/du_e mean_b Q_e(obs_b, mu_e(obs_b; u_e)) (the actor VJP of dq_da, scale 1)")},
+          {"critic_grad", f("critic_grad.npy", {E, Pc}, "d/dw_e mean_b Q_e(obs_b, a_eb; w_e), actions held fixed")},
+          {"jvp_direction", f("jvp_direction.npy", {E, Pa}, "the parameter direction v")},
+          {"jvp", f("jvp.npy", {E, B, A}, "d/dt mu_e(obs; u_e + t v_e) at t = 0")}}}});
+    write_index(opt.dump, std::move(index), rows, 10);
   }
   if (!ok) throw Error("gradcheck: a quantity exceeds its tolerance (see above)");
 }
