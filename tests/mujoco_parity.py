@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""mujoco_parity.py: acx rollout against gymnasium 1.4.0's v5 MuJoCo tasks.
+"""mujoco_parity.py: acx rollout against gymnasium 1.4.0's v5 MuJoCo tasks
+and dm_control 1.0.52's cart-pole swing-up.
 
 Replays every fixture of tests/fixtures/mujoco/ (tools/gen_mujoco_fixtures.py)
-through `acx rollout` and compares, step for step up to each env's
+and tests/fixtures/dm_control/ (tools/gen_dmc_fixtures.py) through `acx rollout` and compares, step for step up to each env's
 recorded length:
   - terminated and truncated: equal, always;
   - observations and rewards: bitwise (acx's float32 equals gymnasium's
@@ -22,11 +23,18 @@ import tempfile
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIX = os.path.join(HERE, "fixtures", "mujoco")
+FIXTURES = os.path.join(HERE, "fixtures")
+
+
+def fixture_dir(task):
+    return os.path.join(FIXTURES, "dm_control" if task.startswith("dmc-") else "mujoco")
+
+
 # What each task achieves.
 EXPECT = {t: "bitwise" for t in [
     "half-cheetah", "half-cheetah_long", "hopper", "walker2d", "ant", "humanoid", "humanoid-standup",
-    "inverted-pendulum", "inverted-double-pendulum", "reacher", "swimmer", "pusher"]}
+    "inverted-pendulum", "inverted-double-pendulum", "reacher", "swimmer", "pusher",
+    "dmc-cartpole-swingup", "dmc-cartpole-swingup_long"]}
 # A task whose arithmetic NumPy does in an order acx cannot follow would be
 # marked "tolerance" here (none is: docs/envs.md).
 OBS_TOL, REW_TOL = 1e-6, 5e-7
@@ -51,9 +59,10 @@ def main():
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
-            f = lambda k: np.load(os.path.join(FIX, f"{task}_{k}.npy"))  # noqa: E731
+            fix = fixture_dir(task)
+            f = lambda k: np.load(os.path.join(fix, f"{task}_{k}.npy"))  # noqa: E731
             length = f("length")
-            init_path, act_path = os.path.join(FIX, f"{task}_init.npy"), os.path.join(FIX, f"{task}_actions.npy")
+            init_path, act_path = os.path.join(fix, f"{task}_init.npy"), os.path.join(fix, f"{task}_actions.npy")
             got = rollout(acx, task, init_path, act_path, os.path.join(tmp, task))
             want = {k: f(k) for k in ("obs", "reward", "terminated", "truncated")}
             worst_obs = worst_rew = 0.0
@@ -78,7 +87,8 @@ def main():
             failures += not ok
         # Thread-count independence: the same bits with 1 and 2 threads.
         task = "ant" if "ant" in tasks else tasks[0]
-        i, a = os.path.join(FIX, f"{task}_init.npy"), os.path.join(FIX, f"{task}_actions.npy")
+        fix = fixture_dir(task)
+        i, a = os.path.join(fix, f"{task}_init.npy"), os.path.join(fix, f"{task}_actions.npy")
         one = rollout(acx, task, i, a, os.path.join(tmp, "t1"), threads=1)
         two = rollout(acx, task, i, a, os.path.join(tmp, "t2"), threads=2)
         same = all(np.array_equal(one[k].view(np.uint8), two[k].view(np.uint8)) for k in one)

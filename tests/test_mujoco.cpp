@@ -71,6 +71,50 @@ TEST(Mujoco, EveryTaskIsRegisteredWithItsGymnasiumId) {
   EXPECT_EQ(mujoco_env::linked_version(), mujoco_env::kPinnedVersion);
 }
 
+// dm_control's swing-up (tests/mujoco_parity.py checks its steps against
+// dm_control's own): registered as a dm_control task, reset to the hanging
+// pole with dm_control's noise, rewards in [0, 1], never terminated.
+TEST(Mujoco, DmcCartpoleStartsHangingAndItsRewardStaysInTheUnitInterval) {
+  const EnvInfo info = find_registered_env("dmc-cartpole-swingup");
+  EXPECT_NE(info.reference_id.find("cartpole/swingup (dm_control "), std::string::npos) << info.reference_id;
+  EXPECT_EQ(info.max_steps, 1000);
+  EXPECT_EQ(info.frame_skip, 1);
+  const int64_t n = 256;
+  auto env = make_vec_env(Device::cpu(), "dmc-cartpole-swingup", n);
+  env->reset(5);
+  const std::vector<float> s = env->state_host(), o = env->obs_host();
+  double x_sq = 0, th_sq = 0, v_sq = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x_sq += double(s[i * 4]) * s[i * 4];
+    th_sq += (double(s[i * 4 + 1]) - M_PI) * (double(s[i * 4 + 1]) - M_PI);
+    v_sq += double(s[i * 4 + 2]) * s[i * 4 + 2] + double(s[i * 4 + 3]) * s[i * 4 + 3];
+    EXPECT_EQ(o[i * 5], s[i * 4]);  // x first
+    EXPECT_LT(o[i * 5 + 1], -0.99f);  // cos th: hanging
+    EXPECT_NEAR(o[i * 5 + 2], std::sin(double(s[i * 4 + 1])), 1e-6);  // xmat xz = sin th
+  }
+  // 0.01 N(0, 1) on x, the angle about pi and both velocities.
+  for (double var : {x_sq / n, th_sq / n, v_sq / (2 * n)}) {
+    EXPECT_GT(std::sqrt(var), 0.008);
+    EXPECT_LT(std::sqrt(var), 0.012);
+  }
+  double total = 0;
+  for (int t = 0; t < 300; ++t) {
+    step_host(*env, actions_for(env->info(), n, 900 + t));
+    const auto r = env->reward_host();
+    const auto term = env->terminated_host(), trunc = env->truncated_host();
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_GE(r[i], 0.0f);
+      ASSERT_LE(r[i], 1.0f);
+      ASSERT_FALSE(term[i]);
+      ASSERT_FALSE(trunc[i]);
+      total += r[i];
+    }
+  }
+  // Random pushes keep the pole low: upright near 0, but not all-zero.
+  EXPECT_GT(total, 0.0);
+  EXPECT_LT(total / (300.0 * n), 0.5);
+}
+
 TEST(Mujoco, UnknownTaskNamesTheKnownOnes) {
   const std::string msg = usage_error_of([] { (void)make_vec_env(Device::cpu(), "half-cheeta", 2); });
   EXPECT_NE(msg.find("half-cheeta"), std::string::npos) << msg;

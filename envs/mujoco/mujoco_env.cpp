@@ -70,7 +70,8 @@ enum class Kind {
   kInvertedDoublePendulum,
   kReacher,
   kSwimmer,
-  kPusher
+  kPusher,
+  kDmcCartpoleSwingup
 };
 
 struct Task {
@@ -83,6 +84,7 @@ struct Task {
   double noise;             // reset_noise_scale
   const char* obs_layout;
   int max_steps = 1000;     // gymnasium's registered max_episode_steps
+  bool dm_control = false;  // a dm_control suite task (gym_id is then "domain/task")
 };
 
 // Defaults of gymnasium 1.4.0's *_v5.py constructors.
@@ -111,6 +113,10 @@ constexpr Task kTasks[] = {
      "[qpos[2:] (3), qvel (5)]"},
     {Kind::kPusher, "pusher", "Pusher-v5", "pusher_v5.xml", 5, 11, 11, 7, 23, -2, 2, 0.0,
      "[qpos[:7], qvel[:7], tips_arm (3), object (3), goal (3)]", 100},
+    // dm_control 1.0.52's suite.load("cartpole", "swingup"): 10 s of 0.01 s
+    // steps, no termination, the smooth reward in [0, 1] (docs/envs.md).
+    {Kind::kDmcCartpoleSwingup, "dmc-cartpole-swingup", "cartpole/swingup", "dm_control/cartpole.xml", 1, 2, 2, 1, 5,
+     -1, 1, 0.01, "[x, cos th, sin th (the pole's xmat zz, xz), x_dot, th_dot]", 1000, true},
 };
 constexpr int kNumTasks = static_cast<int>(sizeof(kTasks) / sizeof(kTasks[0]));
 constexpr int kCarry = 2;  // doubles per env carried from one step to the next
@@ -185,7 +191,7 @@ bool reads_contact_forces(const Task& t) {
 }
 
 struct Ids {
-  int fingertip = -1, target = -1, tips_arm = -1, object = -1, goal = -1;
+  int fingertip = -1, target = -1, tips_arm = -1, object = -1, goal = -1, pole = -1;
   double body_mass_sum = 0;
 };
 
@@ -249,7 +255,30 @@ void observe(const Task& t, const mjModel* m, const mjData* d, const Ids& ids, d
       put(d->qpos, 7), put(d->qvel, 7);
       put(d->xpos + 3 * ids.tips_arm, 3), put(d->xpos + 3 * ids.object, 3), put(d->xpos + 3 * ids.goal, 3);
       break;
+    case Kind::kDmcCartpoleSwingup:  // position [x, zz, xz], then velocity
+      o[k++] = d->qpos[0];
+      o[k++] = d->xmat[9 * ids.pole + 8];
+      o[k++] = d->xmat[9 * ids.pole + 2];
+      put(d->qvel, t.nv);
+      break;
   }
+}
+
+// dm_control's rewards.tolerance with bounds (0, 0): 1 at x = 0, else the
+// sigmoid of |x| / margin; value_at_margin 0.1 for "gaussian", 0 for
+// "quadratic" (dm_control/utils/rewards.py).
+double tolerance_gaussian(double x, double margin) {
+  if (x == 0.0) return 1.0;
+  const double dist = (x < 0.0 ? 0.0 - x : x - 0.0) / margin;
+  const double scale = std::sqrt(-2.0 * std::log(0.1));
+  const double z = dist * scale;
+  return std::exp(-0.5 * (z * z));
+}
+double tolerance_quadratic0(double x, double margin) {
+  if (x == 0.0) return 1.0;
+  const double dist = (x < 0.0 ? 0.0 - x : x - 0.0) / margin;
+  const double z = dist * std::sqrt(1.0 - 0.0);
+  return std::fabs(z) < 1.0 ? 1.0 - z * z : 0.0;
 }
 
 // The step's reward (float64, as gymnasium returns it) and termination, from
@@ -352,6 +381,14 @@ void reward_and_done(const Task& t, const mjModel* m, const mjData* d, const Ids
       *reward = (dist + static_cast<double>(ctrl)) + near;
       break;
     }
+    case Kind::kDmcCartpoleSwingup: {  // dm_control's Balance._get_reward, smooth
+      const double upright = (d->xmat[9 * ids.pole + 8] + 1) / 2;
+      const double centered = (1 + tolerance_gaussian(d->qpos[0], 2)) / 2;
+      const double small_control = (4 + tolerance_quadratic0(d->ctrl[0], 1)) / 5;  // the raw action
+      const double small_velocity = (1 + tolerance_gaussian(d->qvel[1], 5)) / 2;
+      *reward = upright * small_control * small_velocity * centered;
+      break;
+    }
   }
 }
 
@@ -389,6 +426,11 @@ void reset_qpos_qvel(const Task& t, const mjModel* m, mjData* d, PhiloxStream& r
       for (int i = t.nv - 4; i < t.nv; ++i) qvel[i] = 0;
       break;
     }
+    case Kind::kDmcCartpoleSwingup:  // Balance.initialize_episode(swing_up=True)
+      qpos[0] = s * standard_normal(rng);
+      qpos[1] = M_PI + s * standard_normal(rng);
+      for (int i = 0; i < t.nv; ++i) qvel[i] = s * standard_normal(rng);
+      break;
     default:  // uniform qpos and qvel
       for (int i = 0; i < t.nq; ++i) qpos[i] = m->qpos0[i] + uniform(rng, -s, s);
       for (int i = 0; i < t.nv; ++i) qvel[i] = 0.0 + uniform(rng, -s, s);
@@ -497,6 +539,9 @@ void step_func(const mjModel* m, mjData* d, int i, void* arg) {
     // cfrc_int depend on it, and only Ant and the humanoids read them (no
     // later step does), so the other tasks skip it with the same bits.
     if (reads_contact_forces(t)) mj_rnePostConstraint(m, d);
+    // dm_control's Physics.step (legacy_step) follows an RK4 mj_step with
+    // mj_step1, so that the observation reads kinematics of the new state.
+    if (t.dm_control) mj_step1(m, d);
     carry_now(t, m, d, *a.ids, carry);
     write_obs(t, m, d, *a.ids, final_row);
     reward_and_done(t, m, d, *a.ids, u, before, carry, a.dt, &reward, &terminated);
@@ -537,9 +582,15 @@ EnvInfo task_info(const Task& t) {
   info.obs_high.assign(t.obs_dim, std::numeric_limits<float>::infinity());
   info.state_layout = "[qpos (" + std::to_string(t.nq) + "), qvel (" + std::to_string(t.nv) + ")] float64; obs " +
                       t.obs_layout;
-  info.source = std::string("gymnasium ") + kGymnasiumVersion + " envs/mujoco (" + t.gym_id + ", " + t.xml +
-                ", default arguments)";
-  info.reference_id = std::string(t.gym_id) + " (gymnasium " + kGymnasiumVersion + ")";
+  if (t.dm_control) {
+    info.source = std::string("dm_control ") + kDmControlVersion + " suite (" + t.gym_id + ", " + t.xml +
+                  ", default arguments)";
+    info.reference_id = std::string(t.gym_id) + " (dm_control " + kDmControlVersion + ")";
+  } else {
+    info.source = std::string("gymnasium ") + kGymnasiumVersion + " envs/mujoco (" + t.gym_id + ", " + t.xml +
+                  ", default arguments)";
+    info.reference_id = std::string(t.gym_id) + " (gymnasium " + kGymnasiumVersion + ")";
+  }
   info.engine = std::string("MuJoCo ") + kPinnedVersion;
   info.frame_skip = t.frame_skip;
   return info;
@@ -708,7 +759,8 @@ class MujocoVecEnv final : public VecEnv {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) {
       throw Error("the MuJoCo model of " + std::string(task_.name) + " is missing: " + quote_input(path.string()) +
-                  " (scripts/install_deps.sh fetches gymnasium's models; ACX_MUJOCO_ASSETS names another folder)");
+                  " (scripts/install_deps.sh fetches gymnasium's and dm_control's models; ACX_MUJOCO_ASSETS names another "
+                  "folder)");
     }
     char err[1024] = "";
     t_loading_model = true;
@@ -740,6 +792,7 @@ class MujocoVecEnv final : public VecEnv {
     if (task_.kind == Kind::kReacher) ids_.fingertip = body("fingertip"), ids_.target = body("target");
     if (task_.kind == Kind::kPusher)
       ids_.tips_arm = body("tips_arm"), ids_.object = body("object"), ids_.goal = body("goal");
+    if (task_.kind == Kind::kDmcCartpoleSwingup) ids_.pole = body("pole_1");
   }
 
   // One block per side with every per-env array; on a CUDA device the host

@@ -1,5 +1,5 @@
 // envs/mujoco/: gymnasium's v5 MuJoCo tasks (HalfCheetah-v5, Hopper-v5, ...)
-// run by the MuJoCo C library, behind the same VecEnv interface as the
+// and dm_control's cart-pole swing-up, run by the MuJoCo C library, behind the same VecEnv interface as the
 // kernel envs. Built when CMake finds MuJoCo (ACX_MUJOCO, fetched by
 // scripts/install_deps.sh); the rest of acx never includes MuJoCo headers.
 //
@@ -18,6 +18,7 @@ namespace acx::mujoco_env {
 std::string linked_version();
 constexpr const char* kPinnedVersion = "4.0.0";
 constexpr const char* kGymnasiumVersion = "1.4.0";
+constexpr const char* kDmControlVersion = "1.0.52";  // dmc-cartpole-swingup
 
 // Where the task models (gymnasium's XML assets) are read from: the variable
 // ACX_MUJOCO_ASSETS when set, else the folder install_deps.sh filled.
