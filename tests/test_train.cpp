@@ -66,23 +66,39 @@ std::vector<uint8_t> tensor_bytes(const fs::path& ckpt, const std::string& name)
   return safetensors::load_safetensors(ckpt.string()).get(name).data;
 }
 
+// `cmd` (an acx train command line without --out or the step count) run
+// for 600 env steps into a, and for 300 into b and then resumed to 600:
+// the metrics (timing columns aside) and the named checkpoint tensors are
+// the same bits. Returns the resumed run's stderr.
+std::string expect_resume_bitwise(const std::string& cmd, const fs::path& a, const fs::path& b,
+                                  std::initializer_list<const char*> tensors, const std::string& what = "") {
+  CliRun r;
+  for (const std::string& run : {cmd + " --set run.total_env_steps=600 --out " + a.string(),
+                                 cmd + " --set run.total_env_steps=300 --out " + b.string(),
+                                 "train --device cpu --resume " + b.string() + " --set run.total_env_steps=600"}) {
+    r = run_acx(run);
+    if (r.code != 0) {
+      ADD_FAILURE() << what << ": acx " << run << " exited " << r.code << ":\n" << r.err;
+      return r.err;
+    }
+  }
+  const auto rows_a = deterministic_columns(a / "metrics.csv");
+  EXPECT_EQ(rows_a.size(), 7u) << what;  // header + rows at 100 .. 600
+  EXPECT_EQ(rows_a, deterministic_columns(b / "metrics.csv")) << what;
+  for (const char* t : tensors) {
+    EXPECT_EQ(tensor_bytes(a / "checkpoint.safetensors", t), tensor_bytes(b / "checkpoint.safetensors", t))
+        << what << " " << t;
+  }
+  return r.err;
+}
+
 TEST(Train, ResumedRunIsBitwiseTheUninterruptedRun) {
   const fs::path a = fresh_dir("whole"), b = fresh_dir("split");
-  CliRun r = run_acx("train" + kSmall + " --set run.total_env_steps=600 --out " + a.string());
-  ASSERT_EQ(r.code, 0) << r.err;
-  r = run_acx("train" + kSmall + " --set run.total_env_steps=300 --out " + b.string());
-  ASSERT_EQ(r.code, 0) << r.err;
-  r = run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=600");
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
-
-  const auto rows_a = deterministic_columns(a / "metrics.csv"), rows_b = deterministic_columns(b / "metrics.csv");
-  ASSERT_EQ(rows_a.size(), 7u);  // header + rows at 100 .. 600
-  EXPECT_EQ(rows_a, rows_b);
-  for (const char* t : {"actor.params", "critic.params", "actor_target.params", "critic_opt.v", "replay.obs",
-                        "env.state"}) {
-    EXPECT_EQ(tensor_bytes(a / "checkpoint.safetensors", t), tensor_bytes(b / "checkpoint.safetensors", t)) << t;
-  }
+  const std::string err = expect_resume_bitwise(
+      "train" + kSmall, a, b,
+      {"actor.params", "critic.params", "actor_target.params", "critic_opt.v", "replay.obs", "env.state"});
+  ASSERT_FALSE(HasFailure());
+  EXPECT_NE(err.find("resuming"), std::string::npos) << err;
   // The run learned something: parameters moved from their initialization.
   const auto s = safetensors::load_safetensors((a / "checkpoint.safetensors").string());
   EXPECT_EQ(s.meta("env_steps"), "600");
@@ -93,7 +109,7 @@ TEST(Train, ResumedRunIsBitwiseTheUninterruptedRun) {
   EXPECT_TRUE(has_events);
 
   // acx eval reads the checkpoint and prints JSON with the mean return.
-  r = run_acx("eval --device cpu --episodes 3 --checkpoint " + (a / "checkpoint.safetensors").string());
+  const CliRun r = run_acx("eval --device cpu --episodes 3 --checkpoint " + (a / "checkpoint.safetensors").string());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("\"mean_return\""), std::string::npos) << r.out;
   fs::remove_all(a);
@@ -106,22 +122,12 @@ TEST(Train, ResumedRunIsBitwiseTheUninterruptedRun) {
 // two agents so that each agent's temperature is its own.
 TEST(Train, ResumedSacRunIsBitwiseTheUninterruptedRun) {
   const fs::path a = fresh_dir("sac_whole"), b = fresh_dir("sac_split");
-  const std::string cfg = "train" + kSmall + " --algo sac --set run.agents=2";
-  CliRun r = run_acx(cfg + " --set run.total_env_steps=600 --out " + a.string());
-  ASSERT_EQ(r.code, 0) << r.err;
-  r = run_acx(cfg + " --set run.total_env_steps=300 --out " + b.string());
-  ASSERT_EQ(r.code, 0) << r.err;
-  r = run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=600");
-  ASSERT_EQ(r.code, 0) << r.err;
-
-  const auto rows_a = deterministic_columns(a / "metrics.csv"), rows_b = deterministic_columns(b / "metrics.csv");
-  ASSERT_EQ(rows_a.size(), 7u);
+  expect_resume_bitwise("train" + kSmall + " --algo sac --set run.agents=2", a, b,
+                        {"actor.params", "actor_opt.m", "critic.params", "critic_target.params", "alpha.log_alpha",
+                         "alpha_opt.m", "alpha_opt.v", "replay.obs", "env.state"});
+  ASSERT_FALSE(HasFailure());
+  const auto rows_a = deterministic_columns(a / "metrics.csv");
   EXPECT_NE(rows_a[0].find("alpha,entropy"), std::string::npos) << rows_a[0];
-  EXPECT_EQ(rows_a, rows_b);
-  for (const char* t : {"actor.params", "actor_opt.m", "critic.params", "critic_target.params", "alpha.log_alpha",
-                        "alpha_opt.m", "alpha_opt.v", "replay.obs", "env.state"}) {
-    EXPECT_EQ(tensor_bytes(a / "checkpoint.safetensors", t), tensor_bytes(b / "checkpoint.safetensors", t)) << t;
-  }
   const auto s = safetensors::load_safetensors((a / "checkpoint.safetensors").string());
   EXPECT_FALSE(s.contains("actor_target.params"));
   // The metadata describes the actor as stored: 2 act_dim identity outputs (mean, raw log-std).
@@ -134,7 +140,7 @@ TEST(Train, ResumedSacRunIsBitwiseTheUninterruptedRun) {
   EXPECT_NE(log_alpha[0], log_alpha[1]);
 
   // acx eval takes SAC's mean action.
-  r = run_acx("eval --device cpu --episodes 2 --checkpoint " + (a / "checkpoint.safetensors").string());
+  const CliRun r = run_acx("eval --device cpu --episodes 2 --checkpoint " + (a / "checkpoint.safetensors").string());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("\"mean_return\""), std::string::npos) << r.out;
   fs::remove_all(a);
@@ -149,19 +155,8 @@ TEST(Train, ResumedC51RunsAreBitwiseTheUninterruptedRuns) {
     const std::string cfg = "train" + kSmall + " --algo " + algo +
                             " --set critic.distribution=\"c51\" --set critic.atoms=21 --set critic.v_min=-200"
                             " --set critic.v_max=0";
-    CliRun r = run_acx(cfg + " --set run.total_env_steps=600 --out " + a.string());
-    ASSERT_EQ(r.code, 0) << r.err;
-    r = run_acx(cfg + " --set run.total_env_steps=300 --out " + b.string());
-    ASSERT_EQ(r.code, 0) << r.err;
-    r = run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=600");
-    ASSERT_EQ(r.code, 0) << r.err;
-    const auto rows_a = deterministic_columns(a / "metrics.csv");
-    ASSERT_EQ(rows_a.size(), 7u) << algo;
-    EXPECT_EQ(rows_a, deterministic_columns(b / "metrics.csv")) << algo;
-    for (const char* t : {"actor.params", "critic.params", "critic_target.params", "critic_opt.v"}) {
-      EXPECT_EQ(tensor_bytes(a / "checkpoint.safetensors", t), tensor_bytes(b / "checkpoint.safetensors", t))
-          << algo << " " << t;
-    }
+    expect_resume_bitwise(cfg, a, b, {"actor.params", "critic.params", "critic_target.params", "critic_opt.v"}, algo);
+    ASSERT_FALSE(HasFailure()) << algo;
     // The critic's output layer has one logit per atom: (n_q K, P) with P
     // from hidden [16, 16] and 21 outputs.
     const auto s = safetensors::load_safetensors((a / "checkpoint.safetensors").string());
@@ -212,16 +207,8 @@ TEST(Train, ManyEnvRecipeResumesBitwise) {
                           " --set env.n_envs=20 --set algo.target_actor=false --set explore.sigma_min=0.01"
                           " --set explore.sigma=0.4 --set explore.sigma_redraw=true"
                           " --set algo.updates_per_vector_step=2 --set env.max_steps=10";
-  CliRun r = run_acx(cfg + " --set run.total_env_steps=600 --out " + a.string());
-  ASSERT_EQ(r.code, 0) << r.err;
-  r = run_acx(cfg + " --set run.total_env_steps=300 --out " + b.string());
-  ASSERT_EQ(r.code, 0) << r.err;
-  r = run_acx("train --device cpu --resume " + b.string() + " --set run.total_env_steps=600");
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(deterministic_columns(a / "metrics.csv"), deterministic_columns(b / "metrics.csv"));
-  for (const char* t : {"actor.params", "critic.params", "explore.sigma", "env.state"}) {
-    EXPECT_EQ(tensor_bytes(a / "checkpoint.safetensors", t), tensor_bytes(b / "checkpoint.safetensors", t)) << t;
-  }
+  expect_resume_bitwise(cfg, a, b, {"actor.params", "critic.params", "explore.sigma", "env.state"});
+  ASSERT_FALSE(HasFailure());
   const auto s = safetensors::load_safetensors((a / "checkpoint.safetensors").string());
   EXPECT_FALSE(s.contains("actor_target.params"));
   // 2 updates per step of the 20 envs from learning_starts (100) on: 2 ((600 - 100) / 20 + 1).
@@ -237,7 +224,8 @@ TEST(Train, ManyEnvRecipeResumesBitwise) {
     off_spread += std::fabs(sigma[i] - 0.01f * std::pow(40.0f, static_cast<float>(i) / 19.0f)) > 1e-4f;
   }
   EXPECT_GT(off_spread, 15);
-  r = run_acx("train" + kSmall + " --set explore.sigma_redraw=true --out " + fresh_dir("recipe_bad").string());
+  const CliRun r =
+      run_acx("train" + kSmall + " --set explore.sigma_redraw=true --out " + fresh_dir("recipe_bad").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("explore.sigma_redraw needs explore.sigma_min > 0"), std::string::npos) << r.err;
   fs::remove_all(a);
