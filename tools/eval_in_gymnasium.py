@@ -20,6 +20,10 @@ the MuJoCo "-v5" ids gymnasium[mujoco] 1.4.0 with MuJoCo 4.0.0, the versions
 acx's MuJoCo tasks copy (tools/gen_mujoco_fixtures.py pins them). A checkpoint
 trained with observation normalization is refused (the script would have to
 copy acx's normalizer).
+An id "dm_control/DOMAIN-TASK" (dm_control/cartpole-swingup, acx's
+dmc-cartpole-swingup) runs dm_control's suite.load(DOMAIN, TASK) instead,
+in the venv of tools/gen_dmc_fixtures.py, with the observation dict
+flattened in its order.
 Prints JSON; exits 1 when the mean return is below --min-return.
 """
 import argparse
@@ -34,6 +38,10 @@ GYMNASIUM_VERSION = "1.0.0"
 
 
 def ensure_gymnasium(env_id):
+    if env_id.startswith("dm_control/"):
+        from gen_dmc_fixtures import PINS
+        pinned_venv.run_inside("dm-control", PINS, "import dm_control.suite, mujoco")
+        return
     if env_id.endswith("-v5"):
         from gen_mujoco_fixtures import PINS
         pinned_venv.run_inside("gym-mujoco", PINS,
@@ -70,9 +78,8 @@ def main():
     args = ap.parse_args()
     args.checkpoint = os.path.abspath(args.checkpoint)
     ensure_gymnasium(args.env_id)
-    if args.env_id.endswith("-v5"):
+    if args.env_id.endswith("-v5") or args.env_id.startswith("dm_control/"):
         os.chdir(tempfile.gettempdir())  # MuJoCo's log file stays out of the caller's folder
-    import gymnasium as gym
     import numpy as np
 
     tensors, meta = read_safetensors(args.checkpoint)
@@ -98,18 +105,36 @@ def main():
             h = np.maximum(z, 0.0) if l + 1 < len(layers) else mid + half * np.tanh(z[:act_dim] if sac else z)
         return h.astype(np.float32)
 
-    env = gym.make(args.env_id)
     returns = []
-    for ep in range(args.episodes):
-        obs, _ = env.reset(seed=args.seed + ep)
-        total, done = 0.0, False
-        while not done:
-            obs, r, terminated, truncated, _ = env.step(actor(obs))
-            total += float(r)
-            done = terminated or truncated
-        returns.append(total)
+    if args.env_id.startswith("dm_control/"):
+        os.environ.setdefault("MUJOCO_GL", "disable")
+        import importlib.metadata
+        from dm_control import suite
+        domain, _, task = args.env_id[len("dm_control/"):].partition("-")
+        flat = lambda o: np.concatenate([np.ravel(v) for v in o.values()])  # noqa: E731
+        for ep in range(args.episodes):
+            env = suite.load(domain, task, task_kwargs={"random": args.seed + ep})
+            ts = env.reset()
+            total = 0.0
+            while not ts.last():
+                ts = env.step(actor(flat(ts.observation)).astype(np.float64))
+                total += float(ts.reward)
+            returns.append(total)
+        versions = {"dm_control": importlib.metadata.version("dm_control")}
+    else:
+        import gymnasium as gym
+        env = gym.make(args.env_id)
+        for ep in range(args.episodes):
+            obs, _ = env.reset(seed=args.seed + ep)
+            total, done = 0.0, False
+            while not done:
+                obs, r, terminated, truncated, _ = env.step(actor(obs))
+                total += float(r)
+                done = terminated or truncated
+            returns.append(total)
+        versions = {"gymnasium": gym.__version__}
     mean = float(np.mean(returns))
-    out = {"checkpoint": args.checkpoint, "env_id": args.env_id, "gymnasium": gym.__version__,
+    out = {"checkpoint": args.checkpoint, "env_id": args.env_id, **versions,
            "agent": args.agent, "episodes": args.episodes, "mean_return": mean,
            "std_return": float(np.std(returns)), "returns": returns}
     print(json.dumps(out, indent=1))
