@@ -62,7 +62,7 @@ def main():
     ax.set_ylabel("evaluation return")
     ax.set_title(args.title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)
     print(args.out)
