@@ -24,12 +24,11 @@ perturbed around it and ones that reach the slider's limits.
 Usage (creates a private venv with the pinned packages unless --no-venv):
     python3 tools/gen_dmc_fixtures.py [--out tests/fixtures/dm_control] [--no-venv]
 """
-import argparse
-import json
 import os
 import sys
 import tempfile
 
+import fixture_files
 import pinned_venv
 
 PINS = ["dm_control==1.0.52", "mujoco==4.0.1", "numpy==2.4.6"]
@@ -45,11 +44,8 @@ def ensure_packages(use_venv):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures", "dm_control"))
-    ap.add_argument("--no-venv", action="store_true", help="use the packages already importable")
-    args = ap.parse_args()
+    args = fixture_files.parse_args(__doc__, os.path.join(here, "..", "tests", "fixtures", "dm_control"))
     ensure_packages(not args.no_venv)
     os.environ.setdefault("MUJOCO_GL", "disable")  # no rendering: keeps dm_control from probing for a display
 
@@ -58,15 +54,10 @@ def main():
     import numpy as np
     from dm_control import suite
 
-    args.out = os.path.abspath(args.out)
-    os.makedirs(args.out, exist_ok=True)
+    folder = fixture_files.FixtureFolder(args.out)
     os.chdir(tempfile.mkdtemp(prefix="acx-dmc-fixtures-"))
     rng = np.random.default_rng(SEED)
-    files = {}
-
-    def save(name, arr, doc):
-        np.save(os.path.join(args.out, name), np.ascontiguousarray(arr))
-        files[name] = {"dtype": str(arr.dtype), "shape": list(arr.shape), "doc": doc}
+    save = folder.save
 
     def run(task, n_envs, n_steps, tag=""):
         env = suite.load("cartpole", "swingup", task_kwargs={"random": int(rng.integers(1 << 31))})
@@ -122,17 +113,13 @@ def main():
     run("dmc-cartpole-swingup", 4, 400)
     run("dmc-cartpole-swingup", 1, 1000, tag="_long")
 
-    manifest = {
-        "generator": "tools/gen_dmc_fixtures.py",
-        "dm_control": importlib.metadata.version("dm_control"),
-        "mujoco": mujoco.__version__,
-        "numpy": np.__version__,
-        "seed": SEED,
-        "files": files,
-    }
-    with open(os.path.join(args.out, "MANIFEST.json"), "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-        f.write("\n")
+    folder.write_manifest(
+        generator="tools/gen_dmc_fixtures.py",
+        dm_control=importlib.metadata.version("dm_control"),
+        mujoco=mujoco.__version__,
+        numpy=np.__version__,
+        seed=SEED,
+    )
 
 
 if __name__ == "__main__":

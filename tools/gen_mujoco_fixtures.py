@@ -22,12 +22,10 @@ half-cheetah also runs 1001 steps in one env (truncation at 1000).
 Usage (creates a private venv with the pinned packages unless --no-venv):
     python3 tools/gen_mujoco_fixtures.py [--out tests/fixtures/mujoco] [--no-venv]
 """
-import argparse
-import json
 import os
-import sys
 import tempfile
 
+import fixture_files
 import pinned_venv
 
 PINS = ["gymnasium[mujoco]==1.4.0", "mujoco==4.0.0", "numpy==2.4.6", "imageio==2.38.2", "packaging==26.4"]
@@ -56,28 +54,20 @@ def ensure_packages(use_venv):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures", "mujoco"))
-    ap.add_argument("--no-venv", action="store_true", help="use the packages already importable")
-    args = ap.parse_args()
+    args = fixture_files.parse_args(__doc__, os.path.join(here, "..", "tests", "fixtures", "mujoco"))
     ensure_packages(not args.no_venv)
 
     import gymnasium as gym
     import mujoco
     import numpy as np
 
-    args.out = os.path.abspath(args.out)
-    os.makedirs(args.out, exist_ok=True)
+    folder = fixture_files.FixtureFolder(args.out)
     # MuJoCo's default log handler appends to MUJOCO_LOG.TXT in the working
     # directory: keep that out of the checkout.
     os.chdir(tempfile.mkdtemp(prefix="acx-mujoco-fixtures-"))
     rng = np.random.default_rng(SEED)
-    files = {}
-
-    def save(name, arr, doc):
-        np.save(os.path.join(args.out, name), np.ascontiguousarray(arr))
-        files[name] = {"dtype": str(arr.dtype), "shape": list(arr.shape), "doc": doc}
+    save = folder.save
 
     def run(task, gym_id, n_envs, n_steps, tag=""):
         env = gym.make(gym_id)
@@ -128,17 +118,13 @@ def main():
         run(task, gym_id, n_envs, n_steps)
     run("half-cheetah", "HalfCheetah-v5", 1, 1001, tag="_long")
 
-    manifest = {
-        "generator": "tools/gen_mujoco_fixtures.py",
-        "gymnasium": gym.__version__,
-        "mujoco": mujoco.__version__,
-        "numpy": np.__version__,
-        "seed": SEED,
-        "files": files,
-    }
-    with open(os.path.join(args.out, "MANIFEST.json"), "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-        f.write("\n")
+    folder.write_manifest(
+        generator="tools/gen_mujoco_fixtures.py",
+        gymnasium=gym.__version__,
+        mujoco=mujoco.__version__,
+        numpy=np.__version__,
+        seed=SEED,
+    )
 
 
 if __name__ == "__main__":
