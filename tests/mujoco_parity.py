@@ -3,8 +3,8 @@
 and dm_control 1.0.52's cart-pole swing-up.
 
 Replays every fixture of tests/fixtures/mujoco/ (tools/gen_mujoco_fixtures.py)
-and tests/fixtures/dm_control/ (tools/gen_dmc_fixtures.py) through `acx rollout` and compares, step for step up to each env's
-recorded length:
+and tests/fixtures/dm_control/ (tools/gen_dmc_fixtures.py) through
+`acx rollout` and compares, step for step up to each env's recorded length:
   - terminated and truncated: equal, always;
   - observations and rewards: bitwise (acx's float32 equals gymnasium's
     float64 rounded to float32) for the tasks marked "bitwise" below; within

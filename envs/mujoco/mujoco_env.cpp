@@ -265,20 +265,18 @@ void observe(const Task& t, const mjModel* m, const mjData* d, const Ids& ids, d
 }
 
 // dm_control's rewards.tolerance with bounds (0, 0): 1 at x = 0, else the
-// sigmoid of |x| / margin; value_at_margin 0.1 for "gaussian", 0 for
-// "quadratic" (dm_control/utils/rewards.py).
+// sigmoid of d = |x| / margin (dm_control/utils/rewards.py). "gaussian" with
+// value_at_margin 0.1 scales d by sqrt(-2 ln 0.1); "quadratic" with 0 by 1.
 double tolerance_gaussian(double x, double margin) {
   if (x == 0.0) return 1.0;
-  const double dist = (x < 0.0 ? 0.0 - x : x - 0.0) / margin;
-  const double scale = std::sqrt(-2.0 * std::log(0.1));
-  const double z = dist * scale;
+  static const double scale = std::sqrt(-2.0 * std::log(0.1));
+  const double z = std::fabs(x) / margin * scale;
   return std::exp(-0.5 * (z * z));
 }
 double tolerance_quadratic0(double x, double margin) {
   if (x == 0.0) return 1.0;
-  const double dist = (x < 0.0 ? 0.0 - x : x - 0.0) / margin;
-  const double z = dist * std::sqrt(1.0 - 0.0);
-  return std::fabs(z) < 1.0 ? 1.0 - z * z : 0.0;
+  const double z = std::fabs(x) / margin;
+  return z < 1.0 ? 1.0 - z * z : 0.0;
 }
 
 // The step's reward (float64, as gymnasium returns it) and termination, from

@@ -1,7 +1,8 @@
 // envs/mujoco/: gymnasium's v5 MuJoCo tasks (HalfCheetah-v5, Hopper-v5, ...)
-// and dm_control's cart-pole swing-up, run by the MuJoCo C library, behind the same VecEnv interface as the
-// kernel envs. Built when CMake finds MuJoCo (ACX_MUJOCO, fetched by
-// scripts/install_deps.sh); the rest of acx never includes MuJoCo headers.
+// and dm_control's cart-pole swing-up, run by the MuJoCo C library, behind
+// the same VecEnv interface as the kernel envs. Built when CMake finds
+// MuJoCo (ACX_MUJOCO, fetched by scripts/install_deps.sh); the rest of acx
+// never includes MuJoCo headers.
 //
 // May include: kernels/runtime/, kernels/philox.h, envs/ (the floors below
 // and its own). The physics runs on the CPU whatever the device; on a CUDA
