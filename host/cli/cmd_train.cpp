@@ -9,6 +9,8 @@
 #include <optional>
 
 #include "host/cli/commands.h"
+#include "host/dist/comm.h"
+#include "host/learn/distributed.h"
 #include "host/learn/train_config.h"
 #include "host/learn/trainer.h"
 #include "kernels/runtime/error.h"
@@ -56,6 +58,12 @@ void run_train(const TrainArgs& a) {
                           : !a.out.empty()  ? a.out
                                             : fmt::format("runs/{}-{}-seed{}", cfg.get_string("env.name"),
                                                           cfg.get_string("algo.name"), cfg.get_int("run.seed"));
+  // Several ranks (mpirun, srun) or a dist.mode: host/learn/distributed.h.
+  dist::Comm& comm = dist::world();
+  if (wants_distributed(comm, cfg)) {
+    train_distributed(comm, std::move(cfg), out, !a.resume.empty(), a.device);
+    return;
+  }
   const Device dev = Device::create(a.device, cfg.get_int32("run.threads"), &std::cerr);
   train(dev, std::move(cfg), out, !a.resume.empty());
 }

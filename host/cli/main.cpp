@@ -9,7 +9,32 @@
 #include <iostream>
 
 #include "host/cli/commands.h"
+#include "host/dist/comm.h"
 #include "kernels/runtime/error.h"
+
+namespace {
+
+// One line on stderr. In a launch of several ranks it names the rank, and a
+// failure every rank reached together (host/dist/comm.h) is printed once.
+void report(const char* what) {
+  if (acx::dist::world_started() && acx::dist::world().distributed()) {
+    const acx::dist::Comm& w = acx::dist::world();
+    if (w.agreed_failure() && w.rank() != 0) return;
+    if (!w.agreed_failure()) {
+      std::cerr << "acx: error: rank " << w.rank() << " of " << w.size() << ": " << acx::printable(what) << "\n";
+      return;
+    }
+  }
+  std::cerr << "acx: error: " << acx::printable(what) << "\n";
+}
+
+// Ends MPI (when a launcher started this process) and returns the code.
+int finish(int code) {
+  acx::dist::shutdown(code);
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"acx: CUDA-accelerated batched deterministic actor-critic training (DDPG, TD3)", "acx"};
@@ -48,11 +73,11 @@ int main(int argc, char** argv) {
   try {
     acx::run_selected_command(app);
   } catch (const acx::UsageError& e) {
-    std::cerr << "acx: error: " << acx::printable(e.what()) << "\n";
-    return 2;
+    report(e.what());
+    return finish(2);
   } catch (const std::exception& e) {
-    std::cerr << "acx: error: " << acx::printable(e.what()) << "\n";
-    return 1;
+    report(e.what());
+    return finish(1);
   }
-  return 0;
+  return finish(0);
 }

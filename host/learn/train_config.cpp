@@ -103,6 +103,12 @@ ConfigSchema train_schema() {
             "CPU threads (OpenMP and OpenBLAS); 0: up to all cores, the count measured fastest while training "
             "(fewer when other jobs hold cores)",
             Range::closed(0, 4096));
+  // several processes (host/learn/distributed.h, docs/distributed.md)
+  s.add_string("dist.mode", "none",
+               "none (one process), or population: run.agents spread over the ranks of an mpirun or srun launch, "
+               "each rank training its block as one process would (docs/distributed.md); data (data-parallel "
+               "learners) is refused: not available yet",
+               {"none", "population", "data"});
   // per-agent hyper-parameter variants (a sweep in one run)
   s.add_float_list("variants.actor_lr", {},
                    "per-agent actor learning rates, run.agents of them; empty: every agent uses optim.actor_lr",

@@ -227,8 +227,8 @@ class Run {
   // checkpoint (kResume), the run's length against it, the memory the
   // buffers need. Then the buffers, the restored state, DIR/config.toml and
   // the metrics files.
-  Run(const Device& dev, Config cfg, std::string out_dir, Start start)
-      : dev_(dev), cfg_(std::move(cfg)), out_(std::move(out_dir)) {
+  Run(const Device& dev, Config cfg, std::string out_dir, Start start, bool quiet)
+      : dev_(dev), cfg_(std::move(cfg)), out_(std::move(out_dir)), quiet_(quiet) {
     info_ = find_registered_env(cfg_.get_string("env.name"));
     K_ = cfg_.get_int32("run.agents");
     N_ = cfg_.get_int("env.n_envs");
@@ -348,7 +348,7 @@ class Run {
         info_.name, cfg_.get_string("algo.name"), K_, K_ > 1 ? "s" : "", N_, dev_.describe(),
         replay_->bytes() / 1e6, agent_->bytes() / 1e6, env_->bytes_per_env() * K_ * N_ / 1e6, total_,
         printable(out_));
-    std::cerr << header;
+    if (!quiet_) std::cerr << header;
     ProgressLine progress;
     const auto t0 = std::chrono::steady_clock::now();
     const double wall_before = wall_s_;
@@ -400,8 +400,8 @@ class Run {
       st.eval_return = eval_mean;
       if (!evals_.empty() && !evals_.back().lqr_cost_ratio.empty())
         st.eval_cost_ratio = mean_of(evals_.back().lqr_cost_ratio);
-      progress.update(st);
-      if (last) progress.finish(st);
+      if (!quiet_) progress.update(st);
+      if (last && !quiet_) progress.finish(st);
     }
     wall_s_ = elapsed();
     return finish();
@@ -718,7 +718,7 @@ class Run {
     const std::string path = (fs::path(out_) / "summary.json").string();
     write_file_atomic(path, j.dump(2) + "\n");
     plot();
-    std::cout << j.dump(2) << "\n";
+    if (!quiet_) std::cout << j.dump(2) << "\n";
     return TrainResult{final_eval, wall_s_, path};
   }
 
@@ -734,6 +734,7 @@ class Run {
   Device dev_;
   Config cfg_;
   std::string out_;
+  bool quiet_ = false;  // a population rank other than 0: no progress line, no summary on stdout
   EnvInfo info_;
   int K_ = 1;
   int64_t N_ = 1;
@@ -781,7 +782,7 @@ Config resolve_train_config(const std::string& env, const std::string& config_fi
   return cfg;
 }
 
-TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume) {
+TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, bool quiet) {
   const fs::path dir(out_dir);
   const std::string shown = quote_input(out_dir);
   ACX_USAGE_CHECK(!out_dir.empty(), "the run directory is empty: give --out DIR (or --resume DIR)");
@@ -816,7 +817,7 @@ TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, boo
                      "; use --resume " + shown + " to " + (has_checkpoint ? "continue it" : "start it over") +
                      ", or choose another --out");
   }
-  Run run(dev, std::move(cfg), out_dir, start);
+  Run run(dev, std::move(cfg), out_dir, start, quiet);
   return run.run();
 }
 

@@ -41,8 +41,9 @@ Config resolve_train_config(const std::string& env, const std::string& config_fi
 
 // Trains into out_dir (created; refused if it already holds a run, unless
 // resuming). With resume, out_dir's checkpoint and config are loaded and
-// the run continues.
-TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume);
+// the run continues. `quiet`: no progress line on stderr and no summary on
+// stdout (the ranks of a population other than rank 0).
+TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, bool quiet = false);
 
 struct EvalResult {
   std::vector<double> returns;  // every episode, agent-major

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# dist.mode = population under `mpirun -np 2` (docs/distributed.md):
+#   1. each rank's block trains bit for bit as the one-process run of the
+#      same agents and seed (tools/same_run.py: every tensor of the
+#      checkpoints, metrics.csv and summary.json but wall times);
+#   2. a rank killed mid-run brings the launch down with a line naming it,
+#      and `mpirun -np 2 acx train --resume` completes from the last
+#      checkpoints, bit for bit the run that was never killed;
+#   3. ranks started with different configs are refused at start, naming
+#      the rank and the first differing key; so are too few or unevenly
+#      divisible agents, dist.mode without mpirun, a launch of several
+#      ranks without dist.mode, and a resume with another rank count.
+#
+#   tests/dist_population.sh ACX MPIRUN
+set -uo pipefail
+ACX=$(realpath "$1")
+MPIRUN=$2
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
+T=$(mktemp -d /tmp/acx-dist.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+# Root in a container needs Open MPI's consent; two ranks on two cores, unbound.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+MPI=("$MPIRUN" -np 2 --oversubscribe --bind-to none)
+fail=0
+check() {  # check NAME CONDITION-EXIT-CODE
+  if [ "$2" = 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi
+}
+expect_error() {  # expect_error NAME CODE PATTERN CMD...: exit CODE and PATTERN on stderr
+  local name=$1 code=$2 pattern=$3; shift 3
+  "$@" >"$T/out" 2>"$T/err"
+  local rc=$?
+  if [ "$rc" = "$code" ] && grep -q -- "$pattern" "$T/err"; then
+    echo "ok   $name (exit $rc: $(grep -m1 -- "$pattern" "$T/err"))"
+  else
+    echo "FAIL $name: exit $rc (want $code), stderr:"; sed 's/^/     /' "$T/err" | tail -n 15; fail=1
+  fi
+}
+
+COMMON=(--env pendulum --set run.threads=1 --set run.total_env_steps=4000 --set run.checkpoint_every=1000
+        --set run.eval_every=1000 --set run.eval_episodes=3)
+
+# 1. The population against one-process runs of its blocks.
+"${MPI[@]}" "$ACX" train "${COMMON[@]}" --agents 2 --seed 5 --set dist.mode=population --out "$T/pop" \
+  >"$T/pop.out" 2>"$T/pop.err"
+check "population of 2 agents on 2 ranks trains (exit $?)" $?
+for r in 0 1; do
+  "$ACX" train "${COMMON[@]}" --agents 1 --seed $((5 + r)) --out "$T/one-$r" >/dev/null 2>"$T/one-$r.err"
+  "$PY" "$ROOT/tools/same_run.py" "$T/pop/rank-$r" "$T/one-$r" >"$T/same-$r" 2>&1
+  check "rank $r's block is bit for bit 'acx train --agents 1 --seed $((5 + r))'" $?
+done
+"$PY" - "$T" <<'EOF'
+import json, math, sys
+t = sys.argv[1]
+pop = json.load(open(f"{t}/pop/summary.json"))
+one = [json.load(open(f"{t}/one-{r}/summary.json")) for r in (0, 1)]
+want = [o["final_eval_per_agent"][0] for o in one]
+assert pop["ranks"] == 2 and pop["agents"] == 2, pop
+assert pop["final_eval_per_agent"] == want, (pop["final_eval_per_agent"], want)
+assert want[0] != want[1], "two seeds gave the same return"
+assert math.isclose(pop["final_eval_return"], sum(want) / 2), pop["final_eval_return"]
+print("ok   summary.json merges both blocks:", want)
+EOF
+check "merged summary" $?
+
+# 2. Kill rank 1 after its first checkpoint; resume; compare with run 1.
+"${MPI[@]}" "$ACX" train "${COMMON[@]}" --agents 2 --seed 5 --set dist.mode=population \
+  --set run.threads=1 --out "$T/killed" >"$T/killed.out" 2>"$T/killed.err" &
+launch=$!
+victim=""
+for _ in $(seq 1 600); do
+  if [ -s "$T/killed/rank-1/checkpoint.safetensors" ]; then
+    for p in $(pgrep -f "$ACX train" || true); do
+      if tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi
+    done
+    [ -n "$victim" ] && break
+  fi
+  sleep 0.05
+done
+if [ -n "$victim" ]; then
+  kill -9 "$victim"
+  wait "$launch"; rc=$?
+  if [ "$rc" != 0 ] && grep -q "rank 1" "$T/killed.err"; then
+    echo "ok   killing rank 1 stops the launch (exit $rc: $(grep -m1 'rank 1' "$T/killed.err" | sed 's/^ *//'))"
+  else
+    echo "FAIL killing rank 1: exit $rc, stderr:"; tail -n 15 "$T/killed.err"; fail=1
+  fi
+  "${MPI[@]}" "$ACX" train --resume "$T/killed" >"$T/resume.out" 2>"$T/resume.err"
+  check "mpirun -np 2 acx train --resume completes (exit $?)" $?
+  for r in 0 1; do
+    "$PY" "$ROOT/tools/same_run.py" "$T/killed/rank-$r" "$T/pop/rank-$r" >"$T/same-k$r" 2>&1
+    check "rank $r resumed is bit for bit the run never killed" $?
+  done
+else
+  wait "$launch"
+  echo "FAIL could not catch rank 1 between its first checkpoint and its end"; fail=1
+fi
+
+# 3. Refusals.
+SHORT=(--env pendulum --set run.threads=1 --set run.total_env_steps=200 --set run.eval_episodes=1)
+expect_error "different configs on the ranks" 2 "rank 1 was started with another config than rank 0: 'algo.gamma'" \
+  "$MPIRUN" --oversubscribe --bind-to none -np 1 "$ACX" train "${SHORT[@]}" --agents 2 --set dist.mode=population \
+  --out "$T/mismatch" : -np 1 "$ACX" train "${SHORT[@]}" --agents 2 --set dist.mode=population --set algo.gamma=0.98 \
+  --out "$T/mismatch"
+[ ! -e "$T/mismatch" ]; check "nothing written for refused ranks" $?
+expect_error "fewer agents than ranks" 2 "run.agents = 1 is fewer than the 2 ranks" \
+  "${MPI[@]}" "$ACX" train "${SHORT[@]}" --agents 1 --set dist.mode=population --out "$T/few"
+expect_error "agents not divisible by ranks" 2 "run.agents = 3 does not divide over 2 ranks" \
+  "${MPI[@]}" "$ACX" train "${SHORT[@]}" --agents 3 --set dist.mode=population --out "$T/odd"
+expect_error "dist.mode without mpirun" 2 "needs several processes" \
+  "$ACX" train "${SHORT[@]}" --agents 2 --set dist.mode=population --out "$T/alone"
+expect_error "two ranks without dist.mode" 2 "dist.mode is none" \
+  "${MPI[@]}" "$ACX" train "${SHORT[@]}" --out "$T/none"
+expect_error "data mode is not there yet" 2 "dist.mode = data" \
+  "${MPI[@]}" "$ACX" train "${SHORT[@]}" --agents 2 --set dist.mode=data --out "$T/data"
+"${MPI[@]}" "$ACX" train "${SHORT[@]}" --agents 6 --set dist.mode=population --out "$T/six" >/dev/null 2>"$T/six.err"
+check "a population of 6 on 2 ranks" $?
+expect_error "resume with another rank count" 2 "was trained by 2 ranks and this launch has 3" \
+  "$MPIRUN" -np 3 --oversubscribe --bind-to none "$ACX" train --resume "$T/six" --set run.total_env_steps=400
+
+exit $fail
