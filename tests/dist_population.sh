@@ -96,6 +96,19 @@ else
   echo "FAIL could not catch rank 1 between its first checkpoint and its end"; fail=1
 fi
 
+# 4. The collective's micro-benchmark: every size checked for the exact sum, timed, in the JSON.
+"${MPI[@]}" "$ACX" bench --allreduce --quick --json "$T/allreduce.json" >"$T/allreduce.out" 2>"$T/allreduce.err"
+check "mpirun -np 2 acx bench --allreduce (exit $?)" $?
+"$PY" - "$T/allreduce.json" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["ranks"] == 2 and len(j["rows"]) == 6, j
+assert all(r["min_us"] > 0 and r["median_us"] >= r["min_us"] and r["busbw_gbps"] > 0 for r in j["rows"]), j["rows"]
+print("ok   allreduce report:", ", ".join(f'{r["bytes"]} B {r["median_us"]:.1f} us' for r in j["rows"]))
+EOF
+check "allreduce JSON" $?
+expect_error "bench --allreduce without mpirun" 2 "launch it as" "$ACX" bench --allreduce
+
 # 3. Refusals.
 SHORT=(--env pendulum --set run.threads=1 --set run.total_env_steps=200 --set run.eval_episodes=1)
 expect_error "different configs on the ranks" 2 "rank 1 was started with another config than rank 0: 'algo.gamma'" \

@@ -5,11 +5,15 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <vector>
 
 #include "host/cli/bench.h"
 #include "host/cli/commands.h"
+#include "host/dist/comm.h"
 #include "host/io/atomic_file.h"
 #include "kernels/runtime/error.h"
 
@@ -23,13 +27,80 @@ struct BenchArgs {
   std::string json_out, baseline, current;
   double threshold = bench::CompareOptions{}.threshold;
   CLI::Option* threads_option = nullptr;
+  bool allreduce = false;
 };
 
 void write_json(const nlohmann::json& j, const std::string& path) {
   write_file_atomic(path, j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
+// The collective data-parallel training needs: MPI_Allreduce of float32
+// sums at acx's gradient sizes, between the ranks of an mpirun launch (on
+// the CPU; NCCL on GPUs is not there yet). Latency (small messages) and
+// bandwidth: algbw = bytes / time, busbw = algbw x 2 (P-1) / P, the
+// per-link figure that does not depend on P (as nccl-tests reports it).
+void run_allreduce_bench(const BenchArgs& a) {
+  dist::Comm& comm = dist::world();
+  ACX_USAGE_CHECK(dist::built_with_mpi(), "--allreduce needs acx built with MPI (ACX_MPI; scripts/install_deps.sh)");
+  ACX_USAGE_CHECK(comm.distributed(), "--allreduce measures a collective between ranks: launch it as "
+                                      "`mpirun -np 2 build/acx bench --allreduce`");
+  const int P = comm.size();
+  // 4 B, 4 KiB, 64 KiB, a TD3's gradients on HalfCheetah-v5 (216,331 floats:
+  // 256x256 actor and twin critics), the ~1.4 MB of the example, 8 MiB.
+  const std::vector<int64_t> counts = {1, 1024, 16384, 216331, 350000, 2097152};
+  const int repeats = a.opt.repeats > 0 ? a.opt.repeats : (a.opt.quick ? 20 : 100);
+  nlohmann::json rows = nlohmann::json::array();
+  if (comm.rank() == 0) {
+    std::cout << fmt::format("MPI_Allreduce (float32 sum, in place) over {} ranks, {} rounds per size\n\n", P, repeats)
+              << "| floats | bytes | min us | median us | algbw GB/s (median) | busbw GB/s (median) |\n"
+              << "| ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  }
+  for (int64_t n : counts) {
+    // First the result: small integers, whose float32 sums are exact in any order.
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>((comm.rank() + 1) * (i % 7 + 1));
+    comm.all_reduce_sum(x.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float want = static_cast<float>(P * (P + 1) / 2 * (i % 7 + 1));
+      ACX_CHECK(x[i] == want, fmt::format("MPI_Allreduce gave {} at element {} of {}, not {}", x[i], i, n, want));
+    }
+    for (int w = 0; w < 3; ++w) comm.all_reduce_sum(x.data(), n);  // warm-up: connections, pages
+    std::vector<double> us;
+    for (int i = 0; i < repeats; ++i) {
+      comm.barrier();
+      const auto t0 = std::chrono::steady_clock::now();
+      comm.all_reduce_sum(x.data(), n);
+      us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    }
+    // The slowest rank's time is the collective's: take each round's maximum.
+    std::string mine(reinterpret_cast<const char*>(us.data()), us.size() * sizeof(double));
+    const std::vector<std::string> all = comm.all_gather(mine);
+    std::vector<double> worst(us.size(), 0.0);
+    for (const std::string& r : all) {
+      const double* v = reinterpret_cast<const double*>(r.data());
+      for (size_t i = 0; i < worst.size(); ++i) worst[i] = std::max(worst[i], v[i]);
+    }
+    std::sort(worst.begin(), worst.end());
+    const double med = worst[worst.size() / 2], bytes = 4.0 * static_cast<double>(n);
+    const double algbw = bytes / (med * 1e-6) / 1e9, busbw = algbw * 2.0 * (P - 1) / P;
+    if (comm.rank() == 0) {
+      std::cout << fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.3f} | {:.3f} |\n", n, 4 * n, worst.front(), med, algbw,
+                               busbw);
+      rows.push_back({{"floats", n}, {"bytes", 4 * n}, {"min_us", worst.front()}, {"median_us", med},
+                      {"algbw_gbps", algbw}, {"busbw_gbps", busbw}});
+    }
+  }
+  if (comm.rank() == 0 && !a.json_out.empty())
+    write_json({{"schema", "acx-bench-allreduce-1"}, {"ranks", P}, {"launcher", comm.launcher()},
+                {"repeats", repeats}, {"rows", rows}},
+               a.json_out);
+}
+
 void run_bench(BenchArgs& a) {
+  if (a.allreduce) {
+    run_allreduce_bench(a);
+    return;
+  }
   ACX_USAGE_CHECK(a.current.empty() || !a.baseline.empty(), "--current needs --compare BASELINE.json");
   ACX_USAGE_CHECK(a.threshold > 0 && a.threshold < 10, "--threshold must be a fraction in (0, 10), e.g. 0.10");
   nlohmann::json baseline, current;
@@ -93,6 +164,8 @@ void register_bench_command(CLI::App& app) {
                       "shared machines")
           ->check(CLI::Range(0, 4096));
   sub->add_option("--json", b.json_out, "Write the report (JSON, schema acx-bench version 2) to this file");
+  sub->add_flag("--allreduce", b.allreduce,
+                "Under mpirun -np P: MPI_Allreduce latency and bandwidth at acx's gradient sizes (docs/distributed.md)");
   sub->add_flag("--quick", b.opt.quick, "Two small sizes and fewer rounds (under ~20 s on 2 cores)");
   sub->add_option("--repeats", b.opt.repeats, "Timed rounds per figure (default 7 with --quick, else 11)")
       ->check(CLI::Range(3, 1000));

@@ -109,6 +109,16 @@ std::vector<std::string> Comm::all_gather(const std::string& bytes) const {
 #endif
 }
 
+void Comm::all_reduce_sum(float* x, int64_t n) const {
+  if (size_ == 1 || n == 0) return;
+#if ACX_WITH_MPI
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, x, checked_count(static_cast<size_t>(n)), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+            "MPI_Allreduce");
+#else
+  (void)x;
+#endif
+}
+
 void Comm::barrier() const {
 #if ACX_WITH_MPI
   if (size_ > 1) check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");

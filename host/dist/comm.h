@@ -37,6 +37,9 @@ class Comm {
   // Every rank's bytes, in rank order, on every rank.
   std::vector<std::string> all_gather(const std::string& bytes) const;
   void barrier() const;
+  // In place: x <- the sum of x over the ranks (MPI_Allreduce, float32; the
+  // order of the additions is the MPI library's choice).
+  void all_reduce_sum(float* x, int64_t n) const;
 
   // Marks the error about to end this process as one every rank reaches
   // together (a bad config is bad on every rank): shutdown() then finalizes
