@@ -124,8 +124,6 @@ expect_error "dist.mode without mpirun" 2 "needs several processes" \
   "$ACX" train "${SHORT[@]}" --agents 2 --set dist.mode=population --out "$T/alone"
 expect_error "two ranks without dist.mode" 2 "dist.mode is none" \
   "${MPI[@]}" "$ACX" train "${SHORT[@]}" --out "$T/none"
-expect_error "data mode is not there yet" 2 "dist.mode = data" \
-  "${MPI[@]}" "$ACX" train "${SHORT[@]}" --agents 2 --set dist.mode=data --out "$T/data"
 "${MPI[@]}" "$ACX" train "${SHORT[@]}" --agents 6 --set dist.mode=population --out "$T/six" >/dev/null 2>"$T/six.err"
 check "a population of 6 on 2 ranks" $?
 expect_error "resume with another rank count" 2 "was trained by 2 ranks and this launch has 3" \

@@ -228,6 +228,7 @@ void Agent::critic_step(const TrainBatch& b) {
                       dq_.data(), critic_loss_.data());
     mlp_backward(critic_, critic_params_.data(), *critic_tape_, dq_.data(), B_, 1.0f, critic_grad_.data());
   }
+  if (grad_reduce_) grad_reduce_(critic_grad_.data(), nq * K_ * pc);
   if (cfg_.max_grad_norm > 0.0f) {
     ops::clip_grad_norm(dev_, nq * K_, pc, cfg_.max_grad_norm, critic_grad_.data(), grad_norms_.data());
   }
@@ -241,6 +242,7 @@ void Agent::critic_step(const TrainBatch& b) {
 // The actor's gradient is in actor_grad_: clip it (algo.max_grad_norm), then one Adam(W) step.
 void Agent::actor_optimizer_step() {
   const int64_t pa = actor_.n_params();
+  if (grad_reduce_) grad_reduce_(actor_grad_.data(), K_ * pa);
   if (cfg_.max_grad_norm > 0.0f) {
     ops::clip_grad_norm(dev_, K_, pa, cfg_.max_grad_norm, actor_grad_.data(), grad_norms_.data());
   }
@@ -387,6 +389,7 @@ void Agent::sac_actor_step(const TrainBatch& b, uint64_t counter) {
                                       cfg_.target_entropy_per_dim * static_cast<float>(act_dim_), alpha_grad_.data(),
                                       mean_logp_.data()});
   if (cfg_.autotune_alpha) {
+    if (grad_reduce_) grad_reduce_(alpha_grad_.data(), K_);
     // Adam's step count for alpha is the actor's: one alpha step per actor step.
     const AdamConfig alpha_adam{cfg_.alpha_lr, 0.9f, 0.999f, 1e-8f, 0.0f, false};
     ops::adam_step(dev_, K_, alpha_adam, n_actor_updates_, log_alpha_.data(), alpha_m_.data(), alpha_v_.data(),

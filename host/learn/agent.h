@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -127,6 +128,13 @@ class Agent {
     n_actor_updates_ = n_actor_updates;
   }
 
+  // Data-parallel learners (host/learn/distributed.h): called on each
+  // network's flat gradient (device memory, n floats) between the backward
+  // pass and the clipping and optimizer step, to replace it by its mean over
+  // the ranks. Unset (the default): nothing is called.
+  using GradReduce = std::function<void(float* grad, int64_t n)>;
+  void set_grad_reduce(GradReduce f) { grad_reduce_ = std::move(f); }
+
   AgentStats stats() const;
   // Everything a checkpoint must hold to resume bit for bit.
   std::vector<StateTensor> state();
@@ -176,6 +184,7 @@ class Agent {
       act_tape_;
   int64_t act_tape_n_ = 0;
   int64_t n_updates_ = 0, n_actor_updates_ = 0;
+  GradReduce grad_reduce_;
 };
 
 const char* algo_name(Algo a);

@@ -4,15 +4,18 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <optional>
 
 #include "host/io/atomic_file.h"
 #include "host/io/read_file.h"
 #include "host/io/run_lock.h"
 #include "host/learn/train_config.h"
+#include "kernels/runtime/buffer.h"
 #include "kernels/runtime/device.h"
 #include "kernels/runtime/error.h"
 
@@ -22,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kPopulationFile = "population.json";
+constexpr const char* kDistFile = "dist.json";
 
 uint64_t binary_hash() {
   // The executable's bytes: two ranks started from different builds differ here.
@@ -42,6 +45,7 @@ std::string rank_dir(const std::string& out, int rank) { return (fs::path(out) /
 // "2 message" (usage) or "1 message" (runtime), which every rank then raises.
 std::string prepare_on_rank0(const Config& cfg, const std::string& out, bool resume, int ranks,
                              std::optional<RunLock>* lock) {
+  const std::string mode = cfg.get_string("dist.mode");
   try {
     const fs::path dir(out);
     const std::string shown = quote_input(out);
@@ -54,38 +58,43 @@ std::string prepare_on_rank0(const Config& cfg, const std::string& out, bool res
       ACX_USAGE_CHECK(!ec, "cannot create the run directory " + shown + ": " + ec.message());
     }
     lock->emplace(out);
-    const fs::path pop = dir / kPopulationFile;
+    const fs::path pop = dir / kDistFile;
     const int K = cfg.get_int32("run.agents");
     if (resume) {
-      ACX_USAGE_CHECK(fs::exists(pop), "cannot resume " + shown + " as a population: it has no " + kPopulationFile +
+      ACX_USAGE_CHECK(fs::exists(pop), "cannot resume " + shown + " with several ranks: it has no " + kDistFile +
                                            " (a one-process run is resumed without mpirun)");
-      const nlohmann::json p = nlohmann::json::parse(read_file(pop.string(), 1 << 20, kPopulationFile), nullptr, false);
+      const nlohmann::json p = nlohmann::json::parse(read_file(pop.string(), 1 << 20, kDistFile), nullptr, false);
       if (p.is_discarded() || !p.contains("ranks") || !p["ranks"].is_number_integer())
         throw Error("corrupt " + pop.string() + ": it is not the JSON acx train writes");
       const int was = p["ranks"].get<int>();
-      ACX_USAGE_CHECK(was == ranks, fmt::format("{} was trained by {} ranks and this launch has {}: a population "
+      ACX_USAGE_CHECK(was == ranks, fmt::format("{} was trained by {} ranks and this launch has {}: a distributed run "
                                                 "resumes with the same rank count (mpirun -np {})",
                                                 shown, was, ranks, was));
     } else {
       ACX_USAGE_CHECK(!fs::exists(pop) && !fs::exists(dir / "config.toml"),
                       shown + " already holds a run; use --resume " + shown + " to continue it, or choose another --out");
       nlohmann::json p;
-      p["mode"] = "population";
+      p["mode"] = mode;
       p["ranks"] = ranks;
       p["agents"] = K;
-      p["agents_per_rank"] = K / ranks;
       nlohmann::json blocks = nlohmann::json::array();
-      for (int r = 0; r < ranks; ++r) {
-        const int first = r * (K / ranks);
-        blocks.push_back({{"rank", r},
-                          {"agents", {first, first + K / ranks}},
-                          {"seed", cfg.get_int("run.seed") + first},
-                          {"dir", fmt::format("rank-{}", r)}});
+      if (mode == "population") {
+        p["agents_per_rank"] = K / ranks;
+        for (int r = 0; r < ranks; ++r) {
+          const int first = r * (K / ranks);
+          blocks.push_back({{"rank", r},
+                            {"agents", {first, first + K / ranks}},
+                            {"seed", cfg.get_int("run.seed") + first},
+                            {"dir", fmt::format("rank-{}", r)}});
+        }
+      } else {
+        // Every rank the same agents; its own envs and replay buffer.
+        for (int r = 0; r < ranks; ++r) blocks.push_back({{"rank", r}, {"dir", fmt::format("rank-{}", r)}});
       }
-      p["blocks"] = blocks;
+      p["ranks_detail"] = blocks;
       write_file_atomic(pop.string(), p.dump(2) + "\n");
       write_file_atomic((dir / "config.toml").string(),
-                        cfg.to_toml("acx train: the resolved configuration of this population run. Resume it with "
+                        cfg.to_toml("acx train: the resolved configuration of this distributed run. Resume it with "
                                     "`mpirun -np " + std::to_string(ranks) + " acx train --resume DIR`."));
     }
     return "";
@@ -99,6 +108,100 @@ std::string prepare_on_rank0(const Config& cfg, const std::string& out, bool res
 std::string device_for_rank(const std::string& spec, int local_rank) {
   if (spec == "cuda" || (spec == "auto" && cuda_unusable_reason().empty())) return fmt::format("cuda:{}", local_rank);
   return spec;
+}
+
+// Each gradient replaced by its mean over the ranks. MPI_Allreduce sums in
+// an order of the library's choosing (Open MPI returns the same bits on
+// every rank; the state hash at every metrics row checks it); with
+// dist.deterministic every rank's gradient is gathered and summed in rank
+// order in float64, which no collective algorithm or rank placement can
+// change, for P times the bytes on the wire. On a GPU the gradient is
+// staged through the host (Debian's Open MPI is not CUDA-aware).
+Agent::GradReduce make_grad_reduce(const dist::Comm& comm, const Device& dev, bool deterministic) {
+  auto staging = std::make_shared<std::vector<float>>();
+  const char* diverge = std::getenv("ACX_DIST_TEST_DIVERGE");
+  return [&comm, dev, deterministic, staging, diverge_for_test = diverge && *diverge == '1'](float* grad,
+                                                                                           int64_t n) mutable {
+    float* h = grad;
+    if (dev.is_cuda()) {
+      staging->resize(static_cast<size_t>(n));
+      memory::copy_device_to_host(dev, staging->data(), grad, static_cast<size_t>(n) * sizeof(float));
+      h = staging->data();
+    }
+    const int P = comm.size();
+    if (deterministic) {
+      const std::vector<std::string> all =
+          comm.all_gather(std::string(reinterpret_cast<const char*>(h), static_cast<size_t>(n) * sizeof(float)));
+      for (int64_t i = 0; i < n; ++i) {
+        double sum = 0;
+        for (int r = 0; r < P; ++r) sum += static_cast<double>(reinterpret_cast<const float*>(all[r].data())[i]);
+        h[i] = static_cast<float>(sum / P);
+      }
+    } else {
+      comm.all_reduce_sum(h, n);
+      const float inv = 1.0f / static_cast<float>(P);
+      for (int64_t i = 0; i < n; ++i) h[i] *= inv;
+    }
+    // Test hook (tests/dist_data.sh): rank 1 drifts once, which the state hash must catch.
+    if (diverge_for_test && comm.rank() == 1 && n > 0) {
+      h[0] += 1e-3f;
+      diverge_for_test = false;
+    }
+    if (dev.is_cuda()) memory::copy_host_to_device(dev, grad, h, static_cast<size_t>(n) * sizeof(float));
+  };
+}
+
+// dist.mode = data: every rank trains the same agents on its own envs and
+// replay buffer, the gradients averaged at every update.
+TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::string& out, bool resume,
+                                const std::string& device) {
+  const int P = comm.size(), r = comm.rank();
+  if (cfg.get_bool("obs_norm.enabled"))
+    agreed_failure(comm, "obs_norm.enabled with dist.mode = data is not available yet (each rank's statistics would "
+                         "differ); train without it, or use dist.mode = population");
+  std::optional<RunLock> lock;
+  const std::string status = comm.broadcast(r == 0 ? prepare_on_rank0(cfg, out, resume, P, &lock) : std::string());
+  if (!status.empty()) agreed_failure(comm, status.substr(2), status[0] == '2');
+  const std::string dir = rank_dir(out, r);
+  if (r == 0) {
+    std::cerr << fmt::format("acx train: data-parallel learners on {} ranks (launched by {}): each rank {} agent{} x "
+                             "{} envs with its own replay, every gradient averaged over the ranks ({}); {} env steps "
+                             "per vector step in all; rank 0's progress below\n",
+                             P, comm.launcher(), cfg.get_int("run.agents"), cfg.get_int("run.agents") > 1 ? "s" : "",
+                             cfg.get_int("env.n_envs"),
+                             cfg.get_bool("dist.deterministic") ? "in rank order, float64: dist.deterministic"
+                                                                : "MPI_Allreduce",
+                             P * cfg.get_int("env.n_envs"));
+  }
+  const Device dev = Device::create(device_for_rank(device, comm.local_rank()), cfg.get_int32("run.threads"),
+                                    r == 0 ? &std::cerr : nullptr);
+  DataParallelHooks hooks;
+  hooks.rank = r;
+  hooks.grad_reduce = make_grad_reduce(comm, dev, cfg.get_bool("dist.deterministic"));
+  hooks.check_same = [&comm](const std::string& what, const std::string& value) {
+    const std::vector<std::string> all = comm.all_gather(value);
+    for (size_t q = 1; q < all.size(); ++q) {
+      if (all[q] == all[0]) continue;
+      comm.mark_agreed_failure();  // every rank sees the same gathered values
+      throw Error(fmt::format("the ranks' {} differ: {} on rank {}, {} on rank 0; data-parallel learners must stay "
+                              "identical, stopping",
+                              what, all[q], q, all[0]));
+    }
+  };
+  const bool resume_rank = resume && fs::exists(fs::path(dir) / "config.toml");
+  const TrainResult mine = train(dev, cfg, dir, resume_rank, /*quiet=*/r != 0, &hooks);
+  TrainResult result{mine.final_eval_return, mine.wall_s, (fs::path(out) / "summary.json").string()};
+  if (r == 0) {
+    nlohmann::json j = nlohmann::json::parse(read_file(mine.summary_path, 64 << 20, "rank 0's summary.json"));
+    j["mode"] = "data";
+    j["ranks"] = P;
+    j["deterministic_reduction"] = cfg.get_bool("dist.deterministic");
+    j["total_env_steps"] = j.value("env_steps", int64_t{0}) * cfg.get_int("run.agents") * P;
+    write_file_atomic(result.summary_path, j.dump(2) + "\n");
+    std::cout << j.dump(2) << "\n";
+  }
+  comm.barrier();
+  return result;
 }
 
 }  // namespace
@@ -157,10 +260,8 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
     agreed_failure(comm, fmt::format("started as {} processes by {}, but dist.mode is none: every rank would train "
                                      "the same run; add --set dist.mode=population",
                                      P, comm.launcher()));
-  if (mode == "data")
-    agreed_failure(comm, "dist.mode = data (data-parallel learners) is not available yet; dist.mode = population "
-                         "is (docs/distributed.md)");
   const int K = cfg.get_int32("run.agents");
+  if (mode == "data") return train_data_parallel(comm, cfg, out, resume, device);
   if (K < P)
     agreed_failure(comm, fmt::format("run.agents = {} is fewer than the {} ranks: a population spreads whole agents "
                                      "over the ranks; give --agents {} or more, or launch fewer ranks",

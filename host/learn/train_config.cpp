@@ -106,9 +106,12 @@ ConfigSchema train_schema() {
   // several processes (host/learn/distributed.h, docs/distributed.md)
   s.add_string("dist.mode", "none",
                "none (one process), or population: run.agents spread over the ranks of an mpirun or srun launch, "
-               "each rank training its block as one process would (docs/distributed.md); data (data-parallel "
-               "learners) is refused: not available yet",
+               "each rank training its block as one process would; or data: data-parallel learners, every rank "
+               "its own envs and replay, the gradients averaged over the ranks at every update (docs/distributed.md)",
                {"none", "population", "data"});
+  s.add_bool("dist.deterministic", false,
+             "dist.mode = data: sum the gradients in rank order in float64 (the same bits whatever the collective's "
+             "algorithm or the rank placement; P times the bytes of an all-reduce)");
   // per-agent hyper-parameter variants (a sweep in one run)
   s.add_float_list("variants.actor_lr", {},
                    "per-agent actor learning rates, run.agents of them; empty: every agent uses optim.actor_lr",

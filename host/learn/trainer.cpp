@@ -227,12 +227,15 @@ class Run {
   // checkpoint (kResume), the run's length against it, the memory the
   // buffers need. Then the buffers, the restored state, DIR/config.toml and
   // the metrics files.
-  Run(const Device& dev, Config cfg, std::string out_dir, Start start, bool quiet)
-      : dev_(dev), cfg_(std::move(cfg)), out_(std::move(out_dir)), quiet_(quiet) {
+  Run(const Device& dev, Config cfg, std::string out_dir, Start start, bool quiet, const DataParallelHooks* dp)
+      : dev_(dev), cfg_(std::move(cfg)), out_(std::move(out_dir)), quiet_(quiet), dp_(dp) {
     info_ = find_registered_env(cfg_.get_string("env.name"));
     K_ = cfg_.get_int32("run.agents");
     N_ = cfg_.get_int("env.n_envs");
     seed_ = static_cast<uint64_t>(cfg_.get_int("run.seed"));
+    // A data-parallel rank steps its own envs and samples its own replay;
+    // rank 0 keeps the one-process streams.
+    stream_seed_ = (dp_ && dp_->rank > 0) ? mix_seed(seed_, kSaltRank + static_cast<uint64_t>(dp_->rank)) : seed_;
     total_ = cfg_.get_int("run.total_env_steps");
 
     std::optional<CheckedCheckpoint> ckpt;
@@ -253,6 +256,7 @@ class Run {
     check_memory(dev_, ReplayBuffer::bytes_for(rc), Agent::bytes_for(info_, acfg), cfg_);
 
     agent_ = std::make_unique<Agent>(dev_, info_, acfg);
+    if (dp_) agent_->set_grad_reduce(dp_->grad_reduce);
     env_ = make_vec_env(dev_, info_.name, K_ * N_);
     if (cfg_.get_int("env.max_steps") > 0) env_->set_max_steps(cfg_.get_int32("env.max_steps"));
     replay_ = std::make_unique<ReplayBuffer>(dev_, rc);
@@ -304,8 +308,11 @@ class Run {
     if (ckpt) {
       restore(*ckpt);
     } else {
-      env_->reset(mix_seed(seed_, kSaltEnv));
+      env_->reset(mix_seed(stream_seed_, kSaltEnv));
     }
+    // Every data-parallel rank starts from a checkpoint of the same step, or
+    // none does (every rank takes part, with or without a checkpoint).
+    if (dp_) dp_->check_same("starting env step (from their checkpoints)", std::to_string(env_steps_));
     write_file_atomic((fs::path(out_) / "config.toml").string(),
                       cfg_.to_toml("acx train: the resolved configuration of this run. "
                                    "`acx train --config` this file to repeat it."));
@@ -411,7 +418,7 @@ class Run {
   void iterate() {
     const int64_t kn = K_ * N_;
     const uint64_t step_index = static_cast<uint64_t>(env_steps_ / N_);
-    const uint64_t explore_seed = mix_seed(seed_, kSaltExplore);
+    const uint64_t explore_seed = mix_seed(stream_seed_, kSaltExplore);
     // 1. act
     if (env_steps_ < cfg_.get_int("algo.warmup_steps")) {
       ops::uniform_actions(dev_, kn, info_.act_dim, low_.data(), high_.data(), explore_seed, step_index,
@@ -457,7 +464,7 @@ class Run {
     // 4. the updates due at this env step
     const int batch = agent_->config().batch;
     const int64_t due = updates_due(cfg_, env_steps_);
-    const uint64_t replay_seed = mix_seed(seed_, kSaltReplay);
+    const uint64_t replay_seed = mix_seed(stream_seed_, kSaltReplay);
     while (agent_->n_updates() < due) {
       const uint64_t u = static_cast<uint64_t>(agent_->n_updates());
       replay_->sample(batch, replay_seed, u, *batch_);
@@ -512,8 +519,25 @@ class Run {
     *stdev = rec.std;
   }
 
+  // Data-parallel ranks must hold the same agent, bit for bit: a hash of
+  // every tensor of its state (parameters, targets, optimizer moments).
+  void check_ranks_agree() {
+    uint64_t h = 14695981039346656037ull;
+    for (const StateTensor& t : agent_->state()) {
+      size_t n = 1;
+      for (int64_t d : t.shape) n *= static_cast<size_t>(d);
+      std::vector<float> v(n);
+      memory::copy_device_to_host(dev_, v.data(), t.data, n * sizeof(float));
+      const unsigned char* b = reinterpret_cast<const unsigned char*>(v.data());
+      for (size_t i = 0; i < n * sizeof(float); ++i) h = (h ^ b[i]) * 1099511628211ull;
+    }
+    dp_->check_same(fmt::format("agent state at update {} (FNV-1a of every tensor)", agent_->n_updates()),
+                    fmt::format("{:016x}", h));
+  }
+
   void log_row(double now, int64_t last_steps, double last_wall, int64_t last_updates, double eval_mean,
                double eval_std) {
+    if (dp_) check_ranks_agree();
     const AgentStats s = agent_->stats();
     if (agent_->n_updates() > 0) check_finite(s);
     const std::vector<double> sums = episode_sums_.to_host();
@@ -734,7 +758,9 @@ class Run {
   Device dev_;
   Config cfg_;
   std::string out_;
-  bool quiet_ = false;  // a population rank other than 0: no progress line, no summary on stdout
+  bool quiet_ = false;  // a rank other than 0: no progress line, no summary on stdout
+  const DataParallelHooks* dp_ = nullptr;  // one rank of data-parallel learners, or null
+  uint64_t stream_seed_ = 1;  // envs, exploration, replay: seed_, or keyed by the data-parallel rank
   EnvInfo info_;
   int K_ = 1;
   int64_t N_ = 1;
@@ -782,7 +808,8 @@ Config resolve_train_config(const std::string& env, const std::string& config_fi
   return cfg;
 }
 
-TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, bool quiet) {
+TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, bool quiet,
+                  const DataParallelHooks* data_parallel) {
   const fs::path dir(out_dir);
   const std::string shown = quote_input(out_dir);
   ACX_USAGE_CHECK(!out_dir.empty(), "the run directory is empty: give --out DIR (or --resume DIR)");
@@ -817,7 +844,7 @@ TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, boo
                      "; use --resume " + shown + " to " + (has_checkpoint ? "continue it" : "start it over") +
                      ", or choose another --out");
   }
-  Run run(dev, std::move(cfg), out_dir, start, quiet);
+  Run run(dev, std::move(cfg), out_dir, start, quiet, data_parallel);
   return run.run();
 }
 

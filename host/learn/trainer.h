@@ -20,10 +20,12 @@
 // freeze (docs/training.md, "What is not done yet").
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "host/io/config.h"
+#include "host/learn/agent.h"
 #include "kernels/runtime/device.h"
 
 namespace acx {
@@ -39,11 +41,23 @@ struct TrainResult {
 Config resolve_train_config(const std::string& env, const std::string& config_file,
                             const std::vector<std::string>& overrides);
 
+// What one rank of data-parallel learners (dist.mode = data,
+// host/learn/distributed.h) adds to a run.
+struct DataParallelHooks {
+  int rank = 0;  // keys this rank's env, exploration and replay streams (rank 0: the one-process streams)
+  Agent::GradReduce grad_reduce;  // each gradient replaced by its mean over the ranks
+  // Raises when `value` differs between the ranks, naming `what`: the
+  // env step after a resume, a hash of the agent's state at every metrics row.
+  std::function<void(const std::string& what, const std::string& value)> check_same;
+};
+
 // Trains into out_dir (created; refused if it already holds a run, unless
 // resuming). With resume, out_dir's checkpoint and config are loaded and
 // the run continues. `quiet`: no progress line on stderr and no summary on
-// stdout (the ranks of a population other than rank 0).
-TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, bool quiet = false);
+// stdout (the ranks other than 0 of a launch). `data_parallel`: this run is
+// one rank of data-parallel learners.
+TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, bool quiet = false,
+                  const DataParallelHooks* data_parallel = nullptr);
 
 struct EvalResult {
   std::vector<double> returns;  // every episode, agent-major
