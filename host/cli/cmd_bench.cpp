@@ -9,11 +9,15 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "host/cli/bench.h"
 #include "host/cli/commands.h"
 #include "host/dist/comm.h"
+#include "host/dist/nccl_comm.h"
+#include "kernels/runtime/buffer.h"
 #include "host/io/atomic_file.h"
 #include "kernels/runtime/error.h"
 
@@ -35,8 +39,8 @@ void write_json(const nlohmann::json& j, const std::string& path) {
 }
 
 // The collective data-parallel training needs: MPI_Allreduce of float32
-// sums at acx's gradient sizes, between the ranks of an mpirun launch (on
-// the CPU; NCCL on GPUs is not there yet). Latency (small messages) and
+// sums at acx's gradient sizes between the ranks of an mpirun launch, or
+// with --device cuda NCCL's between their GPUs. Latency (small messages) and
 // bandwidth: algbw = bytes / time, busbw = algbw x 2 (P-1) / P, the
 // per-link figure that does not depend on P (as nccl-tests reports it).
 void run_allreduce_bench(const BenchArgs& a) {
@@ -45,13 +49,29 @@ void run_allreduce_bench(const BenchArgs& a) {
   ACX_USAGE_CHECK(comm.distributed(), "--allreduce measures a collective between ranks: launch it as "
                                       "`mpirun -np 2 build/acx bench --allreduce`");
   const int P = comm.size();
+  // --device cuda (or cuda:N): NCCL between the ranks' GPUs, bootstrapped
+  // through MPI; otherwise MPI on host memory.
+  const bool gpu = a.opt.device.rfind("cuda", 0) == 0;
+  std::optional<Device> dev;
+  std::unique_ptr<dist::NcclComm> nccl;
+  if (gpu) {
+    dev = Device::create(a.opt.device == "cuda" ? fmt::format("cuda:{}", comm.local_rank()) : a.opt.device, 0);
+    const std::string why = dist::nccl_unusable_reason(comm, *dev);
+    if (!why.empty()) {
+      comm.mark_agreed_failure();
+      throw UsageError("--allreduce --device cuda needs NCCL: " + why);
+    }
+    nccl = std::make_unique<dist::NcclComm>(comm, *dev);
+  }
+  const char* what = gpu ? "ncclAllReduce" : "MPI_Allreduce";
   // 4 B, 4 KiB, 64 KiB, a TD3's gradients on HalfCheetah-v5 (216,331 floats:
   // 256x256 actor and twin critics), the ~1.4 MB of the example, 8 MiB.
   const std::vector<int64_t> counts = {1, 1024, 16384, 216331, 350000, 2097152};
   const int repeats = a.opt.repeats > 0 ? a.opt.repeats : (a.opt.quick ? 20 : 100);
   nlohmann::json rows = nlohmann::json::array();
   if (comm.rank() == 0) {
-    std::cout << fmt::format("MPI_Allreduce (float32 sum, in place) over {} ranks, {} rounds per size\n\n", P, repeats)
+    std::cout << fmt::format("{} (float32 sum, in place) over {} ranks{}, {} rounds per size\n\n", what, P,
+                             gpu ? " (" + dev->describe() + " on rank 0)" : std::string(), repeats)
               << "| floats | bytes | min us | median us | algbw GB/s (median) | busbw GB/s (median) |\n"
               << "| ---: | ---: | ---: | ---: | ---: | ---: |\n";
   }
@@ -59,17 +79,29 @@ void run_allreduce_bench(const BenchArgs& a) {
     // First the result: small integers, whose float32 sums are exact in any order.
     std::vector<float> x(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>((comm.rank() + 1) * (i % 7 + 1));
-    comm.all_reduce_sum(x.data(), n);
+    std::optional<Buffer<float>> xd;
+    if (gpu) xd = Buffer<float>::from_host(*dev, x);
+    float* data = gpu ? xd->data() : x.data();
+    auto reduce = [&] {
+      if (gpu) {
+        nccl->all_reduce(data, n, /*mean=*/false);
+        dev->synchronize();
+      } else {
+        comm.all_reduce_sum(data, n);
+      }
+    };
+    reduce();
+    if (gpu) xd->copy_to_host(x.data(), x.size());
     for (int64_t i = 0; i < n; ++i) {
       const float want = static_cast<float>(P * (P + 1) / 2 * (i % 7 + 1));
-      ACX_CHECK(x[i] == want, fmt::format("MPI_Allreduce gave {} at element {} of {}, not {}", x[i], i, n, want));
+      ACX_CHECK(x[i] == want, fmt::format("{} gave {} at element {} of {}, not {}", what, x[i], i, n, want));
     }
-    for (int w = 0; w < 3; ++w) comm.all_reduce_sum(x.data(), n);  // warm-up: connections, pages
+    for (int w = 0; w < 3; ++w) reduce();  // warm-up: connections, pages
     std::vector<double> us;
     for (int i = 0; i < repeats; ++i) {
       comm.barrier();
       const auto t0 = std::chrono::steady_clock::now();
-      comm.all_reduce_sum(x.data(), n);
+      reduce();
       us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
     }
     // The slowest rank's time is the collective's: take each round's maximum.
@@ -91,7 +123,7 @@ void run_allreduce_bench(const BenchArgs& a) {
     }
   }
   if (comm.rank() == 0 && !a.json_out.empty())
-    write_json({{"schema", "acx-bench-allreduce-1"}, {"ranks", P}, {"launcher", comm.launcher()},
+    write_json({{"schema", "acx-bench-allreduce-1"}, {"ranks", P}, {"launcher", comm.launcher()}, {"collective", what},
                 {"repeats", repeats}, {"rows", rows}},
                a.json_out);
 }
@@ -165,7 +197,8 @@ void register_bench_command(CLI::App& app) {
           ->check(CLI::Range(0, 4096));
   sub->add_option("--json", b.json_out, "Write the report (JSON, schema acx-bench version 2) to this file");
   sub->add_flag("--allreduce", b.allreduce,
-                "Under mpirun -np P: MPI_Allreduce latency and bandwidth at acx's gradient sizes (docs/distributed.md)");
+                "Under mpirun -np P: MPI_Allreduce (NCCL's with --device cuda) latency and bandwidth at acx's gradient "
+                "sizes (docs/distributed.md)");
   sub->add_flag("--quick", b.opt.quick, "Two small sizes and fewer rounds (under ~20 s on 2 cores)");
   sub->add_option("--repeats", b.opt.repeats, "Timed rounds per figure (default 7 with --quick, else 11)")
       ->check(CLI::Range(3, 1000));

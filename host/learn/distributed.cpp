@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "host/dist/nccl_comm.h"
 #include "host/io/atomic_file.h"
 #include "host/io/read_file.h"
 #include "host/io/run_lock.h"
@@ -117,7 +118,12 @@ std::string device_for_rank(const std::string& spec, int local_rank) {
 // order in float64, which no collective algorithm or rank placement can
 // change, for P times the bytes on the wire. On a GPU the gradient is
 // staged through the host (Debian's Open MPI is not CUDA-aware).
-Agent::GradReduce make_grad_reduce(const dist::Comm& comm, const Device& dev, bool deterministic) {
+Agent::GradReduce make_grad_reduce(const dist::Comm& comm, const Device& dev, bool deterministic,
+                                   std::shared_ptr<dist::NcclComm> nccl) {
+  if (nccl) {
+    // On the device's stream, no host copies: NCCL's average.
+    return [nccl](float* grad, int64_t n) { nccl->all_reduce(grad, n, /*mean=*/true); };
+  }
   auto staging = std::make_shared<std::vector<float>>();
   const char* diverge = std::getenv("ACX_DIST_TEST_DIVERGE");
   return [&comm, dev, deterministic, staging, diverge_for_test = diverge && *diverge == '1'](float* grad,
@@ -175,9 +181,21 @@ TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::
   }
   const Device dev = Device::create(device_for_rank(device, comm.local_rank()), cfg.get_int32("run.threads"),
                                     r == 0 ? &std::cerr : nullptr);
+  // GPU ranks: NCCL when each has its own GPU and the reduction need not be
+  // deterministic; otherwise staged through the host over MPI, said once.
+  const bool deterministic = cfg.get_bool("dist.deterministic");
+  const std::string no_nccl = dist::nccl_unusable_reason(comm, dev);  // a collective: every rank
+  std::shared_ptr<dist::NcclComm> nccl;
+  if (dev.is_cuda() && no_nccl.empty() && !deterministic) {
+    nccl = std::make_shared<dist::NcclComm>(comm, dev);
+    if (r == 0) std::cerr << "acx train: gradients all-reduced by NCCL on the device's stream\n";
+  } else if (dev.is_cuda() && r == 0) {
+    std::cerr << "acx train: gradients staged through the host and reduced over MPI ("
+              << (deterministic ? std::string("dist.deterministic") : no_nccl) << ")\n";
+  }
   DataParallelHooks hooks;
   hooks.rank = r;
-  hooks.grad_reduce = make_grad_reduce(comm, dev, cfg.get_bool("dist.deterministic"));
+  hooks.grad_reduce = make_grad_reduce(comm, dev, deterministic, nccl);
   hooks.check_same = [&comm](const std::string& what, const std::string& value) {
     const std::vector<std::string> all = comm.all_gather(value);
     for (size_t q = 1; q < all.size(); ++q) {
