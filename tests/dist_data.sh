@@ -84,7 +84,7 @@ fi
 launch=$!
 victim=""
 for _ in $(seq 1 600); do
-  if [ -s "$T/k/rank-1/checkpoint.safetensors" ]; then
+  if [ -s "$T/k/rank-0/checkpoint.safetensors" ] && [ -s "$T/k/rank-1/checkpoint.safetensors" ]; then
     for p in $(pgrep -f "$ACX train" || true); do
       tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
     done

@@ -4,7 +4,7 @@
 // (the all-reduced sum times 1/P) is the gradient over all their batches
 // together. Checked in one process, through the agent's gradient hook,
 // against a float64 reference MLP that shares no code with the kernels
-// (tests/mlp_reference.h). tests/dist_population.sh checks the MPI side:
+// (tests/mlp_reference.h). tests/dist_data.sh checks the MPI side:
 // two real ranks stay bit for bit equal.
 #include <gtest/gtest.h>
 

@@ -18,6 +18,7 @@
 #include "host/dist/comm.h"
 #include "host/dist/nccl_comm.h"
 #include "kernels/runtime/buffer.h"
+#include "kernels/runtime/cuda_api.h"
 #include "host/io/atomic_file.h"
 #include "kernels/runtime/error.h"
 
@@ -55,7 +56,11 @@ void run_allreduce_bench(const BenchArgs& a) {
   std::optional<Device> dev;
   std::unique_ptr<dist::NcclComm> nccl;
   if (gpu) {
-    dev = Device::create(a.opt.device == "cuda" ? fmt::format("cuda:{}", comm.local_rank()) : a.opt.device, 0);
+    std::string no_gpu;
+    const int gpus = cuda_api::device_count(&no_gpu);
+    dev = Device::create(a.opt.device == "cuda" ? fmt::format("cuda:{}", gpus > 0 ? comm.local_rank() % gpus : 0)
+                                                : a.opt.device,
+                         0);
     const std::string why = dist::nccl_unusable_reason(comm, *dev);
     if (!why.empty()) {
       comm.mark_agreed_failure();

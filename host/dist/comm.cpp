@@ -135,7 +135,7 @@ bool world_started() { return g_world != nullptr; }
 void shutdown(int exit_code) {
   if (!g_world || !g_world->initialized_) return;
 #if ACX_WITH_MPI
-  if (exit_code == 0 || g_world->agreed_failure_) {
+  if (exit_code == 0 || g_world->agreed_failure_ || g_world->size_ == 1) {
     MPI_Finalize();
   } else {
     // The others may be waiting in a collective for this rank: end them all.

@@ -63,7 +63,8 @@ Comm& world();
 bool world_started();
 
 // Ends MPI before the process exits with exit_code: MPI_Finalize when the
-// code is 0 or the failure was agreed on, MPI_Abort(exit_code) otherwise.
+// code is 0, the failure was agreed on or this rank is alone (mpirun -np 1),
+// MPI_Abort(exit_code) otherwise.
 void shutdown(int exit_code);
 
 // A 64-bit FNV-1a hash of a byte string (the binary and config identity).

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <vector>
 
@@ -72,7 +73,14 @@ NcclComm::NcclComm(const Comm& world, const Device& dev) : dev_(dev) {
 }
 
 NcclComm::~NcclComm() {
-  if (comm_) ncclCommDestroy(static_cast<ncclComm_t>(comm_));
+  if (!comm_) return;
+  // Unwinding from an error, the peers may never reach the destroy's
+  // synchronization: abort the communicator instead.
+  if (std::uncaught_exceptions() > 0) {
+    ncclCommAbort(static_cast<ncclComm_t>(comm_));
+  } else {
+    ncclCommDestroy(static_cast<ncclComm_t>(comm_));
+  }
 }
 
 void NcclComm::all_reduce(float* x, int64_t n, bool mean) const {

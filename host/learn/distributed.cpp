@@ -17,6 +17,7 @@
 #include "host/io/run_lock.h"
 #include "host/learn/train_config.h"
 #include "kernels/runtime/buffer.h"
+#include "kernels/runtime/cuda_api.h"
 #include "kernels/runtime/device.h"
 #include "kernels/runtime/error.h"
 
@@ -71,6 +72,10 @@ std::string prepare_on_rank0(const Config& cfg, const std::string& out, bool res
       ACX_USAGE_CHECK(was == ranks, fmt::format("{} was trained by {} ranks and this launch has {}: a distributed run "
                                                 "resumes with the same rank count (mpirun -np {})",
                                                 shown, was, ranks, was));
+      // A resume may have made the run longer (run.total_env_steps): the next resume reads it here.
+      write_file_atomic((dir / "config.toml").string(),
+                        cfg.to_toml("acx train: the resolved configuration of this distributed run. Resume it with "
+                                    "`mpirun -np " + std::to_string(ranks) + " acx train --resume DIR`."));
     } else {
       ACX_USAGE_CHECK(!fs::exists(pop) && !fs::exists(dir / "config.toml"),
                       shown + " already holds a run; use --resume " + shown + " to continue it, or choose another --out");
@@ -106,8 +111,14 @@ std::string prepare_on_rank0(const Config& cfg, const std::string& out, bool res
   }
 }
 
+// "cuda" (or "auto" where CUDA is usable): the GPU of this rank's local
+// rank, wrapped around the node's GPUs (ranks beyond them share).
 std::string device_for_rank(const std::string& spec, int local_rank) {
-  if (spec == "cuda" || (spec == "auto" && cuda_unusable_reason().empty())) return fmt::format("cuda:{}", local_rank);
+  if (spec == "cuda" || (spec == "auto" && cuda_unusable_reason().empty())) {
+    std::string why;
+    const int n = cuda_api::device_count(&why);
+    return fmt::format("cuda:{}", n > 0 ? local_rank % n : 0);
+  }
   return spec;
 }
 
@@ -186,7 +197,8 @@ TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::
   const bool deterministic = cfg.get_bool("dist.deterministic");
   const std::string no_nccl = dist::nccl_unusable_reason(comm, dev);  // a collective: every rank
   std::shared_ptr<dist::NcclComm> nccl;
-  if (dev.is_cuda() && no_nccl.empty() && !deterministic) {
+  const bool test_hook = std::getenv("ACX_DIST_TEST_DIVERGE") != nullptr;  // needs the host path
+  if (dev.is_cuda() && no_nccl.empty() && !deterministic && !test_hook) {
     nccl = std::make_shared<dist::NcclComm>(comm, dev);
     if (r == 0) std::cerr << "acx train: gradients all-reduced by NCCL on the device's stream\n";
   } else if (dev.is_cuda() && r == 0) {
@@ -207,7 +219,7 @@ TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::
     }
   };
   const bool resume_rank = resume && fs::exists(fs::path(dir) / "config.toml");
-  const TrainResult mine = train(dev, cfg, dir, resume_rank, /*quiet=*/r != 0, &hooks);
+  const TrainResult mine = train(dev, cfg, dir, resume_rank, r == 0 ? Output::kProgress : Output::kQuiet, &hooks);
   TrainResult result{mine.final_eval_return, mine.wall_s, (fs::path(out) / "summary.json").string()};
   if (r == 0) {
     nlohmann::json j = nlohmann::json::parse(read_file(mine.summary_path, 64 << 20, "rank 0's summary.json"));
@@ -268,7 +280,7 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
                      "without Open MPI): install libopenmpi-dev (scripts/install_deps.sh) and rebuild");
   if (!comm.distributed())
     throw UsageError("dist.mode = " + mode + " needs several processes: launch it as `mpirun -np N build/acx train "
-                     "...` (or srun); this process was started alone");
+                     "...` with N >= 2 (or srun); this launch has one process");
   // Every rank the same binary and config, before anything else is decided.
   const std::string diff = first_difference(comm.all_gather(identity_of(cfg, binary_hash())));
   if (!diff.empty()) agreed_failure(comm, diff);
@@ -310,7 +322,7 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
                                     r == 0 ? &std::cerr : nullptr);
   // A rank killed before its directory held a config starts its block over.
   const bool resume_block = resume && fs::exists(fs::path(dir) / "config.toml");
-  const TrainResult mine = train(dev, sub, dir, resume_block, /*quiet=*/r != 0);
+  const TrainResult mine = train(dev, sub, dir, resume_block, r == 0 ? Output::kProgress : Output::kQuiet);
 
   // The population's summary: every block's, in rank order, merged on rank 0.
   const std::vector<std::string> all =

@@ -227,8 +227,8 @@ class Run {
   // checkpoint (kResume), the run's length against it, the memory the
   // buffers need. Then the buffers, the restored state, DIR/config.toml and
   // the metrics files.
-  Run(const Device& dev, Config cfg, std::string out_dir, Start start, bool quiet, const DataParallelHooks* dp)
-      : dev_(dev), cfg_(std::move(cfg)), out_(std::move(out_dir)), quiet_(quiet), dp_(dp) {
+  Run(const Device& dev, Config cfg, std::string out_dir, Start start, Output output, const DataParallelHooks* dp)
+      : dev_(dev), cfg_(std::move(cfg)), out_(std::move(out_dir)), output_(output), dp_(dp) {
     info_ = find_registered_env(cfg_.get_string("env.name"));
     K_ = cfg_.get_int32("run.agents");
     N_ = cfg_.get_int("env.n_envs");
@@ -244,7 +244,13 @@ class Run {
       check_resumable(*ckpt);
     }
 
-    const AgentConfig acfg = agent_config(cfg_);
+    AgentConfig acfg = agent_config(cfg_);
+    if (dp_ && dp_->rank > 0) {
+      // Each rank's batch rows get their own target-smoothing and policy
+      // noise (the networks' initialization stays the same on every rank).
+      acfg.smoothing_seed = mix_seed(acfg.smoothing_seed, kSaltRank + static_cast<uint64_t>(dp_->rank));
+      acfg.policy_seed = mix_seed(acfg.policy_seed, kSaltRank + static_cast<uint64_t>(dp_->rank));
+    }
     ReplayConfig rc;
     rc.capacity = checked_product({cfg_.get_int("replay.capacity"), K_}, "replay.capacity x run.agents");
     rc.n_envs = checked_product({K_, N_}, "run.agents x env.n_envs");
@@ -355,7 +361,7 @@ class Run {
         info_.name, cfg_.get_string("algo.name"), K_, K_ > 1 ? "s" : "", N_, dev_.describe(),
         replay_->bytes() / 1e6, agent_->bytes() / 1e6, env_->bytes_per_env() * K_ * N_ / 1e6, total_,
         printable(out_));
-    if (!quiet_) std::cerr << header;
+    if (output_ != Output::kQuiet) std::cerr << header;
     ProgressLine progress;
     const auto t0 = std::chrono::steady_clock::now();
     const double wall_before = wall_s_;
@@ -407,8 +413,8 @@ class Run {
       st.eval_return = eval_mean;
       if (!evals_.empty() && !evals_.back().lqr_cost_ratio.empty())
         st.eval_cost_ratio = mean_of(evals_.back().lqr_cost_ratio);
-      if (!quiet_) progress.update(st);
-      if (last && !quiet_) progress.finish(st);
+      if (output_ != Output::kQuiet) progress.update(st);
+      if (last && output_ != Output::kQuiet) progress.finish(st);
     }
     wall_s_ = elapsed();
     return finish();
@@ -629,6 +635,7 @@ class Run {
   }
 
   void save_checkpoint() {
+    if (dp_) check_ranks_agree();  // never save a state the other ranks do not share
     const AgentStats s = agent_->stats();
     if (agent_->n_updates() > 0) check_finite(s);  // never replace a good checkpoint with a diverged one
     CheckpointMeta m;
@@ -742,7 +749,7 @@ class Run {
     const std::string path = (fs::path(out_) / "summary.json").string();
     write_file_atomic(path, j.dump(2) + "\n");
     plot();
-    if (!quiet_) std::cout << j.dump(2) << "\n";
+    if (output_ == Output::kAll) std::cout << j.dump(2) << "\n";
     return TrainResult{final_eval, wall_s_, path};
   }
 
@@ -758,7 +765,7 @@ class Run {
   Device dev_;
   Config cfg_;
   std::string out_;
-  bool quiet_ = false;  // a rank other than 0: no progress line, no summary on stdout
+  Output output_ = Output::kAll;
   const DataParallelHooks* dp_ = nullptr;  // one rank of data-parallel learners, or null
   uint64_t stream_seed_ = 1;  // envs, exploration, replay: seed_, or keyed by the data-parallel rank
   EnvInfo info_;
@@ -808,7 +815,7 @@ Config resolve_train_config(const std::string& env, const std::string& config_fi
   return cfg;
 }
 
-TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, bool quiet,
+TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, Output output,
                   const DataParallelHooks* data_parallel) {
   const fs::path dir(out_dir);
   const std::string shown = quote_input(out_dir);
@@ -844,7 +851,7 @@ TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, boo
                      "; use --resume " + shown + " to " + (has_checkpoint ? "continue it" : "start it over") +
                      ", or choose another --out");
   }
-  Run run(dev, std::move(cfg), out_dir, start, quiet, data_parallel);
+  Run run(dev, std::move(cfg), out_dir, start, output, data_parallel);
   return run.run();
 }
 

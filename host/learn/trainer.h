@@ -51,12 +51,16 @@ struct DataParallelHooks {
   std::function<void(const std::string& what, const std::string& value)> check_same;
 };
 
+// What a run prints: the progress line on stderr and the summary on stdout
+// (one process), the progress line only (rank 0 of a launch, which prints
+// the launch's summary itself), or neither (the other ranks).
+enum class Output { kAll, kProgress, kQuiet };
+
 // Trains into out_dir (created; refused if it already holds a run, unless
 // resuming). With resume, out_dir's checkpoint and config are loaded and
-// the run continues. `quiet`: no progress line on stderr and no summary on
-// stdout (the ranks other than 0 of a launch). `data_parallel`: this run is
-// one rank of data-parallel learners.
-TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, bool quiet = false,
+// the run continues. `data_parallel`: this run is one rank of data-parallel
+// learners.
+TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, Output output = Output::kAll,
                   const DataParallelHooks* data_parallel = nullptr);
 
 struct EvalResult {
