@@ -51,6 +51,7 @@ enum class RngPurpose : uint32_t {
   kEval = 7,
   kSacPolicy = 8,  // SAC's reparameterized samples in updates (kernels/sac.h)
   kExploreScale = 9,  // per-env exploration scales redrawn at episode ends (kernels/explore.h)
+  kPbt = 10,          // population-based training's choices (host/learn/pbt.h)
 };
 
 // Four 32-bit words keyed by (seed, purpose, index, counter): the counter

@@ -9,7 +9,9 @@
 #   3. ranks started with different configs are refused at start, naming
 #      the rank and the first differing key; so are too few or unevenly
 #      divisible agents, dist.mode without mpirun, a launch of several
-#      ranks without dist.mode, and a resume with another rank count.
+#      ranks without dist.mode, and a resume with another rank count;
+#   4. the all-reduce micro-benchmark;
+#   5. population-based training across the ranks, and its resume.
 #
 #   tests/dist_population.sh ACX MPIRUN
 set -uo pipefail
@@ -108,6 +110,46 @@ print("ok   allreduce report:", ", ".join(f'{r["bytes"]} B {r["median_us"]:.1f} 
 EOF
 check "allreduce JSON" $?
 expect_error "bench --allreduce without mpirun" 2 "launch it as" "$ACX" bench --allreduce
+
+# 5. Population-based training across the ranks: rank 0's two members learn
+#    nothing (actor_lr 1e-7); at the round at 8k steps the bottom half
+#    (members 0 and 1) copy the top half (members 2 and 3, on rank 1) over
+#    MPI and end as good members. The same launch stopped at 6k steps and
+#    resumed to 10k is bit for bit the launch that never stopped, lineage
+#    included.
+PBT=(--env pendulum --set run.threads=1 --set run.eval_every=2000 --set run.checkpoint_every=2000
+     --set run.eval_episodes=5 --set 'net.actor_hidden=[64,64]' --set 'net.critic_hidden=[64,64]' --agents 4 --seed 1
+     --set dist.mode=population --set pbt.enabled=true --set pbt.interval=8000 --set pbt.fraction=0.5
+     --set 'variants.actor_lr=[1e-7,1e-7,1e-3,1e-3]')
+"${MPI[@]}" "$ACX" train "${PBT[@]}" --set run.total_env_steps=10000 --out "$T/pbt" >"$T/pbt.out" 2>"$T/pbt.err"
+check "PBT over 2 ranks trains (exit $?)" $?
+grep -q "PBT round 1 at env step 8000: member 0" "$T/pbt.err"; check "rank 0 reports the round" $?
+"$PY" - "$T/pbt" <<'EOF'
+import csv, json, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f"{d}/pbt.csv")))
+assert [r["member"] for r in rows] == ["0", "1"], rows
+for r in rows:
+    assert r["env_steps"] == "8000" and r["source"] in ("2", "3"), r  # across ranks
+    assert float(r["source_return"]) > float(r["member_return"]) + 500, r
+    assert r["actor_lr_before"] == "1e-07" and int(r["state_fnv1a"], 16) != 0, r
+s = json.load(open(f"{d}/summary.json"))
+final = s["final_eval_per_agent"]
+assert min(final[0], final[1]) > -600, final  # an untrained actor scores about -1200 and below
+assert s["pbt"]["last_change_per_agent"] == [8000, 8000, 0, 0], s["pbt"]
+assert len(s["pbt"]["hyper_per_agent"]["actor_lr"]) == 4 and min(s["pbt"]["hyper_per_agent"]["actor_lr"]) > 1e-5, s["pbt"]
+print("ok   members 0 and 1 copied members", [r["source"] for r in rows], "from rank 1; final returns", [round(x, 1) for x in final])
+EOF
+check "PBT lineage and summary" $?
+"${MPI[@]}" "$ACX" train "${PBT[@]}" --set run.total_env_steps=6000 --out "$T/pbt-split" >/dev/null 2>"$T/pbt-split.err"
+check "PBT launch to 6k steps (exit $?)" $?
+"${MPI[@]}" "$ACX" train --resume "$T/pbt-split" --set run.total_env_steps=10000 >/dev/null 2>"$T/pbt-resume.err"
+check "PBT launch resumed to 10k steps (exit $?)" $?
+for r in 0 1; do
+  "$PY" "$ROOT/tools/same_run.py" "$T/pbt-split/rank-$r" "$T/pbt/rank-$r" >"$T/same-pbt$r" 2>&1
+  check "PBT rank $r resumed is bit for bit the launch never stopped" $?
+done
+cmp -s "$T/pbt-split/pbt.csv" "$T/pbt/pbt.csv"; check "the resumed launch's lineage is the same" $?
 
 # 3. Refusals.
 SHORT=(--env pendulum --set run.threads=1 --set run.total_env_steps=200 --set run.eval_episodes=1)

@@ -183,6 +183,29 @@ TEST(Train, ResumedC51RunsAreBitwiseTheUninterruptedRuns) {
 }
 
 // Returns past the C51 support are valued as its edge; the run says so once.
+// Population-based training keeps state a resume needs: each agent's
+// hyper-parameters and the step of its last copy (pbt.* tensors), and the
+// lineage up to the checkpoint. Rounds at 200 and 400 around the
+// checkpoint at 300: the resumed run copies the same members with the same
+// draws.
+TEST(Train, ResumedPbtRunIsBitwiseTheUninterruptedRun) {
+  const fs::path a = fresh_dir("pbt_whole"), b = fresh_dir("pbt_split");
+  expect_resume_bitwise("train" + kSmall + " --set run.agents=4 --set pbt.enabled=true --set pbt.interval=200", a, b,
+                        {"actor.params", "critic.params", "critic_opt.v", "pbt.hyper", "pbt.last_change"}, "pbt");
+  ASSERT_FALSE(HasFailure());
+  std::ifstream la(a / "pbt.csv"), lb(b / "pbt.csv");
+  std::stringstream sa, sb;
+  sa << la.rdbuf();
+  sb << lb.rdbuf();
+  const std::string whole = sa.str();
+  EXPECT_EQ(whole, sb.str());
+  // Both rounds replaced someone (header + at least two rows, at 200 and 400).
+  EXPECT_NE(whole.find("\n200,1,"), std::string::npos) << whole;
+  EXPECT_NE(whole.find("\n400,2,"), std::string::npos) << whole;
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
 TEST(Train, C51SaysWhenItsSupportIsTooNarrow) {
   const fs::path d = fresh_dir("c51_narrow"), ok = fresh_dir("c51_wide");
   const std::string cfg = "train" + kSmall + " --set critic.distribution=\"c51\" --set algo.reward_scale=100"

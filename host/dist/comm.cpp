@@ -1,6 +1,7 @@
 #include "host/dist/comm.h"
 
 #include <cstdlib>
+#include <string>
 #include <limits>
 #include <memory>
 
@@ -29,6 +30,8 @@ void check_mpi(int rc, const char* what) {
   MPI_Error_string(rc, text, &len);
   throw Error(std::string("MPI call failed: ") + what + ": " + std::string(text, static_cast<size_t>(len)));
 }
+
+constexpr int kTagBytes = 17;  // Comm::send and recv
 
 int checked_count(size_t n) {
   ACX_CHECK(n <= static_cast<size_t>(std::numeric_limits<int>::max()), "a message of 2 GiB or more for MPI");
@@ -83,6 +86,34 @@ std::string Comm::broadcast(const std::string& bytes) const {
   return out;
 #else
   return bytes;
+#endif
+}
+
+void Comm::send(int to, const std::string& bytes) const {
+  if (to < 0 || to >= size_ || to == rank_)
+    throw Error("Comm::send to rank " + std::to_string(to) + " of " + std::to_string(size_) + " from rank " +
+                std::to_string(rank_));
+#if ACX_WITH_MPI
+  const uint64_t n = bytes.size();
+  check_mpi(MPI_Send(&n, 1, MPI_UINT64_T, to, kTagBytes, MPI_COMM_WORLD), "MPI_Send");
+  if (n > 0) check_mpi(MPI_Send(bytes.data(), checked_count(n), MPI_CHAR, to, kTagBytes, MPI_COMM_WORLD), "MPI_Send");
+#endif
+}
+
+std::string Comm::recv(int from) const {
+  if (from < 0 || from >= size_ || from == rank_)
+    throw Error("Comm::recv from rank " + std::to_string(from) + " of " + std::to_string(size_) + " on rank " +
+                std::to_string(rank_));
+#if ACX_WITH_MPI
+  uint64_t n = 0;
+  check_mpi(MPI_Recv(&n, 1, MPI_UINT64_T, from, kTagBytes, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+  std::string out(n, '\0');
+  if (n > 0)
+    check_mpi(MPI_Recv(out.data(), checked_count(n), MPI_CHAR, from, kTagBytes, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+              "MPI_Recv");
+  return out;
+#else
+  return {};
 #endif
 }
 

@@ -36,6 +36,9 @@ class Comm {
   std::string broadcast(const std::string& bytes) const;
   // Every rank's bytes, in rank order, on every rank.
   std::vector<std::string> all_gather(const std::string& bytes) const;
+  // Point to point, blocking: `bytes` to rank `to`, matched by its recv(from = this rank).
+  void send(int to, const std::string& bytes) const;
+  std::string recv(int from) const;
   void barrier() const;
   // In place: x <- the sum of x over the ranks (MPI_Allreduce, float32; the
   // order of the additions is the MPI library's choice).

@@ -443,6 +443,21 @@ AgentStats Agent::stats() const {
   return s;
 }
 
+void Agent::set_member_learning_rates(int k, float actor_lr, float critic_lr) {
+  ACX_CHECK(k >= 0 && k < K_, "agent index out of range");
+  ACX_CHECK(std::isfinite(actor_lr) && actor_lr > 0 && std::isfinite(critic_lr) && critic_lr > 0,
+            "learning rates must be positive and finite");
+  const int nq = n_q();
+  if (actor_member_lr_.empty())
+    actor_member_lr_ = Buffer<float>::from_host(dev_, std::vector<float>(static_cast<size_t>(K_), cfg_.actor_lr));
+  if (critic_member_lr_.empty())
+    critic_member_lr_ =
+        Buffer<float>::from_host(dev_, std::vector<float>(static_cast<size_t>(nq) * K_, cfg_.critic_lr));
+  memory::copy_host_to_device(dev_, actor_member_lr_.data() + k, &actor_lr, sizeof(float));
+  for (int q = 0; q < nq; ++q)  // critic member q K + k is critic q of agent k
+    memory::copy_host_to_device(dev_, critic_member_lr_.data() + q * K_ + k, &critic_lr, sizeof(float));
+}
+
 std::vector<StateShape> Agent::state_shapes(const EnvInfo& env, const AgentConfig& cfg) {
   const int64_t pa = mlp_layout(actor_spec(env, cfg)).n_params, pc = mlp_layout(critic_spec(env, cfg)).n_params;
   const int64_t K = cfg.n_agents, ec = static_cast<int64_t>(cfg.algo == Algo::kDdpg ? 1 : 2) * K;

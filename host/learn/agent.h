@@ -134,6 +134,10 @@ class Agent {
   // the ranks. Unset (the default): nothing is called.
   using GradReduce = std::function<void(float* grad, int64_t n)>;
   void set_grad_reduce(GradReduce f) { grad_reduce_ = std::move(f); }
+  // Population-based training (host/learn/pbt.h): agent k's learning rates
+  // from its next step on (the per-agent rates are made on the first call
+  // when the config had none, every agent at its configured rate).
+  void set_member_learning_rates(int k, float actor_lr, float critic_lr);
 
   AgentStats stats() const;
   // Everything a checkpoint must hold to resume bit for bit.

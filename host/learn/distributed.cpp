@@ -15,6 +15,7 @@
 #include "host/io/atomic_file.h"
 #include "host/io/read_file.h"
 #include "host/io/run_lock.h"
+#include "host/learn/pbt.h"
 #include "host/learn/train_config.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/cuda_api.h"
@@ -168,6 +169,20 @@ Agent::GradReduce make_grad_reduce(const dist::Comm& comm, const Device& dev, bo
   };
 }
 
+// PBT's rounds over MPI (host/learn/pbt.h).
+class MpiTransport : public PbtTransport {
+ public:
+  explicit MpiTransport(dist::Comm& comm) : comm_(comm) {}
+  int rank() const override { return comm_.rank(); }
+  int size() const override { return comm_.size(); }
+  std::vector<std::string> all_gather(const std::string& bytes) override { return comm_.all_gather(bytes); }
+  void send(int to, const std::string& bytes) override { comm_.send(to, bytes); }
+  std::string recv(int from) override { return comm_.recv(from); }
+
+ private:
+  dist::Comm& comm_;
+};
+
 // dist.mode = data: every rank trains the same agents on its own envs and
 // replay buffer, the gradients averaged at every update.
 TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::string& out, bool resume,
@@ -301,6 +316,14 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
                                      "number of agents; use a multiple of {} (e.g. --agents {})",
                                      K, P, P, (K / P + 1) * P));
 
+  const bool pbt = cfg.get_bool("pbt.enabled");
+  if (pbt) {
+    try {
+      (void)pbt_config(cfg, K);  // the same verdict on every rank
+    } catch (const UsageError& e) {
+      agreed_failure(comm, e.what());
+    }
+  }
   std::optional<RunLock> lock;
   const std::string status = comm.broadcast(r == 0 ? prepare_on_rank0(cfg, out, resume, P, &lock) : std::string());
   if (!status.empty()) agreed_failure(comm, status.substr(2), status[0] == '2');
@@ -318,11 +341,29 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
   sub.set("run.agents", int64_t{per}, "population block");
   sub.set("run.seed", seed, "population block");
   sub.set("dist.mode", std::string("none"), "population block");
+  // Per-agent variants: this block's share of the list.
+  for (const char* key : {"variants.actor_lr", "variants.critic_lr", "variants.explore_sigma"}) {
+    const std::vector<double>& v = cfg.get_float_list(key);
+    if (v.empty()) continue;
+    if (static_cast<int>(v.size()) != K)
+      agreed_failure(comm, fmt::format("{} has {} values but run.agents is {}: give one per agent, or none", key,
+                                       v.size(), K));
+    sub.set(key, std::vector<double>(v.begin() + first, v.begin() + first + per), "population block");
+  }
+  MpiTransport transport(comm);
+  PopulationHooks hooks;
+  hooks.first_member = first;
+  hooks.population = K;
+  hooks.members_per_rank = per;
+  hooks.launch_seed = cfg.get_int("run.seed");
+  hooks.transport = &transport;
+  if (r == 0) hooks.lineage_path = (fs::path(out) / "pbt.csv").string();
   const Device dev = Device::create(device_for_rank(device, comm.local_rank()), cfg.get_int32("run.threads"),
                                     r == 0 ? &std::cerr : nullptr);
   // A rank killed before its directory held a config starts its block over.
   const bool resume_block = resume && fs::exists(fs::path(dir) / "config.toml");
-  const TrainResult mine = train(dev, sub, dir, resume_block, r == 0 ? Output::kProgress : Output::kQuiet);
+  const TrainResult mine =
+      train(dev, sub, dir, resume_block, r == 0 ? Output::kProgress : Output::kQuiet, nullptr, pbt ? &hooks : nullptr);
 
   // The population's summary: every block's, in rank order, merged on rank 0.
   const std::vector<std::string> all =
@@ -330,6 +371,7 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
   TrainResult result{mine.final_eval_return, mine.wall_s, (fs::path(out) / "summary.json").string()};
   if (r == 0) {
     nlohmann::json j, blocks = nlohmann::json::array();
+    nlohmann::json pbt_hyper = nlohmann::json::object(), pbt_last = nlohmann::json::array();
     std::vector<double> per_agent;
     double wall = 0;
     for (int q = 0; q < P; ++q) {
@@ -337,6 +379,11 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
       for (const auto& v : s.value("final_eval_per_agent", nlohmann::json::array()))
         per_agent.push_back(v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN());
       wall = std::max(wall, s.value("wall_s", 0.0));
+      if (s.contains("pbt")) {  // the members' hyper-parameters now, in member order
+        for (const auto& [name, v] : s["pbt"]["hyper_per_agent"].items())
+          for (const auto& x : v) pbt_hyper[name].push_back(x);
+        for (const auto& x : s["pbt"]["last_change_per_agent"]) pbt_last.push_back(x);
+      }
       blocks.push_back({{"rank", q},
                         {"dir", fmt::format("rank-{}", q)},
                         {"agents", {q * per, (q + 1) * per}},
@@ -360,6 +407,13 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
     j["final_eval_return"] = per_agent.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / per_agent.size();
     j["final_eval_per_agent"] = per_agent;
     j["blocks"] = blocks;
+    if (pbt) {
+      j["pbt"] = {{"population", K},
+                  {"interval", nlohmann::json::parse(all[0])["pbt"]["interval"]},
+                  {"hyper_per_agent", pbt_hyper},
+                  {"last_change_per_agent", pbt_last},
+                  {"lineage", "pbt.csv"}};
+    }
     write_file_atomic(result.summary_path, j.dump(2) + "\n");
     std::cout << j.dump(2) << "\n";
     result.final_eval_return = j["final_eval_return"].get<double>();

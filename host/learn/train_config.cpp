@@ -112,6 +112,35 @@ ConfigSchema train_schema() {
   s.add_bool("dist.deterministic", false,
              "dist.mode = data: sum the gradients in rank order in float64 (the same bits whatever the collective's "
              "algorithm or the rank placement; P times the bytes of an all-reduce)");
+  // population-based training (host/learn/pbt.h, docs/distributed.md)
+  s.add_bool("pbt.enabled", false,
+             "population-based training over run.agents (one process or dist.mode = population): every "
+             "pbt.interval env steps the bottom members copy a top member and perturb its hyper-parameters");
+  s.add_int("pbt.interval", 10000,
+            "env steps per agent between PBT rounds; a multiple of run.eval_every (the round ranks the members by "
+            "that evaluation)",
+            Range::at_least(1));
+  s.add_float("pbt.fraction", 0.25, "the share of members in the top and in the bottom of a round",
+              Range::left_open(0, 0.5));
+  s.add_int("pbt.ready_steps", 0,
+            "env steps a member trains after a change before it can be replaced again; 0: pbt.interval",
+            Range::at_least(0));
+  s.add_string("pbt.hyperparams", "auto",
+               "the hyper-parameters PBT perturbs, comma-separated from actor_lr, critic_lr, explore_sigma; auto: "
+               "all three (SAC: the learning rates; it explores by sampling its policy)");
+  s.add_float("pbt.resample_prob", 0.25,
+              "the chance that a perturbed hyper-parameter is drawn anew, log-uniformly from its range, instead of "
+              "multiplied by one of pbt.perturb",
+              Range::closed(0, 1));
+  s.add_float_list("pbt.perturb", {0.8, 1.2}, "the factors a hyper-parameter is multiplied by, one drawn uniformly",
+                   Range::above(0));
+  s.add_float_list("pbt.actor_lr_range", {1e-5, 1e-2},
+                   "[low, high] of the actor learning rate: resampling draws in it, perturbing stays in it",
+                   Range::above(0));
+  s.add_float_list("pbt.critic_lr_range", {1e-5, 1e-2}, "[low, high] of the critic learning rate (as above)",
+                   Range::above(0));
+  s.add_float_list("pbt.explore_sigma_range", {0.01, 1.0}, "[low, high] of the exploration scale (as above)",
+                   Range::above(0));
   // per-agent hyper-parameter variants (a sweep in one run)
   s.add_float_list("variants.actor_lr", {},
                    "per-agent actor learning rates, run.agents of them; empty: every agent uses optim.actor_lr",

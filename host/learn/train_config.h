@@ -28,7 +28,7 @@ std::string training_options_markdown();
 
 // The seeds of the separate streams a run draws from, derived from run.seed.
 enum Salt : uint64_t { kSaltEnv = 1, kSaltExplore = 2, kSaltReplay = 3, kSaltSmooth = 4, kSaltEval = 5, kSaltInit = 6,
-                        kSaltPolicy = 7, kSaltRank = 8 };
+                        kSaltPolicy = 7, kSaltRank = 8, kSaltPbt = 9 };
 uint64_t mix_seed(uint64_t seed, uint64_t salt);
 
 // A per-agent variant list (variants.*): empty, or one value per agent;

@@ -11,14 +11,19 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <limits>
 #include <optional>
 
 #include "envs/lqr_riccati.h"
 #include "envs/vec_env.h"
+#include "host/dist/comm.h"
 #include "host/io/atomic_file.h"
+#include "host/io/read_file.h"
 #include "host/io/metrics.h"
 #include "host/io/run_lock.h"
 #include "host/io/safetensors.h"
@@ -227,7 +232,8 @@ class Run {
   // checkpoint (kResume), the run's length against it, the memory the
   // buffers need. Then the buffers, the restored state, DIR/config.toml and
   // the metrics files.
-  Run(const Device& dev, Config cfg, std::string out_dir, Start start, Output output, const DataParallelHooks* dp)
+  Run(const Device& dev, Config cfg, std::string out_dir, Start start, Output output, const DataParallelHooks* dp,
+      const PopulationHooks* pop)
       : dev_(dev), cfg_(std::move(cfg)), out_(std::move(out_dir)), output_(output), dp_(dp) {
     info_ = find_registered_env(cfg_.get_string("env.name"));
     K_ = cfg_.get_int32("run.agents");
@@ -243,6 +249,8 @@ class Run {
       ckpt = read_checkpoint((fs::path(out_) / kCheckpointName).string());
       check_resumable(*ckpt);
     }
+
+    if (cfg_.get_bool("pbt.enabled")) setup_pbt(pop);
 
     AgentConfig acfg = agent_config(cfg_);
     if (dp_ && dp_->rank > 0) {
@@ -311,6 +319,15 @@ class Run {
     episode_sums_ = Buffer<double>(dev_, 3 * K_);
     episode_sums_.zero();
 
+    if (pbt_) {
+      for (int k = 0; k < K_; ++k) {
+        hyper_[k].v[kPbtActorLr] = acfg.actor_lr_per_agent.empty() ? acfg.actor_lr : acfg.actor_lr_per_agent[k];
+        hyper_[k].v[kPbtCriticLr] = acfg.critic_lr_per_agent.empty() ? acfg.critic_lr : acfg.critic_lr_per_agent[k];
+        hyper_[k].v[kPbtExploreSigma] =
+            static_cast<float>(agent_sigma.empty() ? cfg_.get_float("explore.sigma") : agent_sigma[k]);
+      }
+      initial_hyper_ = hyper_;
+    }
     if (ckpt) {
       restore(*ckpt);
     } else {
@@ -319,6 +336,17 @@ class Run {
     // Every data-parallel rank starts from a checkpoint of the same step, or
     // none does (every rank takes part, with or without a checkpoint).
     if (dp_) dp_->check_same("starting env step (from their checkpoints)", std::to_string(env_steps_));
+    if (pbt_) {
+      // Every rank of a population resumes from the same step (its rounds are collectives).
+      const std::vector<std::string> steps = pop_.transport->all_gather(std::to_string(env_steps_));
+      for (size_t q = 0; q < steps.size(); ++q)
+        if (steps[q] != steps[0])
+          throw UsageError(fmt::format("the ranks' checkpoints are at different env steps ({} on rank {}, {} on rank "
+                                       "0): PBT's rounds need every rank at the same step; resume each rank's "
+                                       "directory from one step",
+                                       steps[q], q, steps[0]));
+      start_lineage(start);
+    }
     write_file_atomic((fs::path(out_) / "config.toml").string(),
                       cfg_.to_toml("acx train: the resolved configuration of this run. "
                                    "`acx train --config` this file to repeat it."));
@@ -400,6 +428,7 @@ class Run {
         last_log_wall = now;
         last_log_updates = agent_->n_updates();
       }
+      if (pbt_ && crossed(before, after, pbt_->interval) && !last) pbt_round(progress.is_tty());
       if (crossed(before, after, ckpt_every) || last) {
         wall_s_ = elapsed();
         save_checkpoint();
@@ -483,6 +512,185 @@ class Run {
         tb.next_obs = norm_batch_next_.data();
       }
       agent_->update(tb, u);
+    }
+  }
+
+  // PBT in one process: the population is this run's agents.
+  class LocalTransport : public PbtTransport {
+   public:
+    int rank() const override { return 0; }
+    int size() const override { return 1; }
+    std::vector<std::string> all_gather(const std::string& bytes) override { return {bytes}; }
+    void send(int, const std::string&) override { throw Error("PBT in one process sends nothing"); }
+    std::string recv(int) override { throw Error("PBT in one process receives nothing"); }
+  };
+
+  void setup_pbt(const PopulationHooks* pop) {
+    if (pop) {
+      pop_ = *pop;
+    } else {
+      local_transport_ = std::make_unique<LocalTransport>();
+      pop_.first_member = 0;
+      pop_.population = pop_.members_per_rank = K_;
+      pop_.transport = local_transport_.get();
+      pop_.lineage_path = (fs::path(out_) / "pbt.csv").string();
+      pop_.launch_seed = cfg_.get_int("run.seed");
+    }
+    ACX_CHECK(pop_.members_per_rank == K_ && pop_.transport, "a population rank's block disagrees with run.agents");
+    PbtConfig p = pbt_config(cfg_, pop_.population);
+    p.seed = mix_seed(static_cast<uint64_t>(pop_.launch_seed), kSaltPbt);  // the same on every rank
+    const double sigma_min = cfg_.get_float("explore.sigma_min");
+    ACX_USAGE_CHECK(!(p.perturbs[kPbtExploreSigma] && sigma_min > 0 && p.low[kPbtExploreSigma] < sigma_min),
+                    fmt::format("pbt.explore_sigma_range starts at {}, below explore.sigma_min = {}: a member's "
+                                "scales spread over [sigma_min, sigma]; start the range at sigma_min or above",
+                                p.low[kPbtExploreSigma], sigma_min));
+    pbt_ = p;
+    hyper_.assign(K_, MemberHyper{});
+    last_change_.assign(K_, 0);
+  }
+
+  // pbt.csv: a fresh run starts it; a resume keeps the rows up to its
+  // checkpoint (a killed run may have written rounds past it).
+  void start_lineage(Start start) {
+    if (pop_.lineage_path.empty()) return;
+    std::string kept = pbt_csv_header();
+    if (start == Start::kResume && fs::exists(pop_.lineage_path)) {
+      std::istringstream in(read_file(pop_.lineage_path, 1 << 30, "pbt.csv"));
+      std::string line;
+      std::getline(in, line);  // the header
+      while (std::getline(in, line)) {
+        const int64_t step = std::strtoll(line.c_str(), nullptr, 10);
+        if (!line.empty() && step <= env_steps_) kept += line + "\n";
+      }
+    }
+    write_file_atomic(pop_.lineage_path, kept);
+  }
+
+  // Agent k's rows of every flat buffer a copy carries: the agent's state
+  // (weights, targets, Adam moments, SAC's temperature), then the
+  // observation statistics.
+  std::string pack_member(int k) {
+    std::string out;
+    for (const StateTensor& t : agent_->state()) {
+      int64_t n = 1;
+      for (int64_t d : t.shape) n *= d;
+      out += member_rows(dev_, t.data, n * static_cast<int64_t>(sizeof(float)), t.shape[0], K_, k);
+    }
+    if (norm_) {
+      for (const HostArray& a : norm_->to_host()) out += member_rows_host(a.bytes, a.shape.size() == 2 ? a.shape[0] : 1, K_, k);
+    }
+    return out;
+  }
+
+  void unpack_member(int k, const std::string& bytes) {
+    size_t at = 0;
+    auto take = [&](size_t n) {
+      ACX_CHECK(at + n <= bytes.size(), "a PBT member's state is shorter than this run's");
+      std::string part = bytes.substr(at, n);
+      at += n;
+      return part;
+    };
+    for (const StateTensor& t : agent_->state()) {
+      int64_t n = 1;
+      for (int64_t d : t.shape) n *= d;
+      const int64_t total = n * static_cast<int64_t>(sizeof(float));
+      set_member_rows(dev_, t.data, total, t.shape[0], K_, k, take(static_cast<size_t>(total / K_)));
+    }
+    if (norm_) {
+      std::vector<HostArray> arrays = norm_->to_host();
+      for (HostArray& a : arrays)
+        set_member_rows_host(&a.bytes, a.shape.size() == 2 ? a.shape[0] : 1, K_, k, take(a.bytes.size() / K_));
+      norm_->from_host(arrays);
+    }
+    ACX_CHECK(at == bytes.size(), "a PBT member's state is longer than this run's");
+  }
+
+  // Agent k's hyper-parameters into the optimizer and the exploration.
+  void apply_hyper(int k) {
+    const MemberHyper& h = hyper_[k];
+    agent_->set_member_learning_rates(k, h.v[kPbtActorLr], h.v[kPbtCriticLr]);
+    if (agent_->is_sac()) return;
+    const float sigma = h.v[kPbtExploreSigma];
+    const double sigma_min = cfg_.get_float("explore.sigma_min");
+    const std::vector<float> per =
+        sigma_min < 0 ? std::vector<float>(static_cast<size_t>(N_), sigma)
+                      : log_uniform_sigmas(N_, static_cast<float>(sigma_min), sigma);
+    memory::copy_host_to_device(dev_, sigma_.data() + static_cast<int64_t>(k) * N_, per.data(), per.size() * sizeof(float));
+    if (redraw_sigma_) memory::copy_host_to_device(dev_, sigma_hi_.data() + k, &sigma, sizeof(float));
+  }
+
+  // One PBT round (host/learn/pbt.h), right after the evaluation at this step.
+  void pbt_round(bool tty) {
+    ACX_CHECK(!evals_.empty() && evals_.back().env_steps == env_steps_, "a PBT round without this step's evaluation");
+    const std::vector<double>& score = evals_.back().per_agent;
+    std::vector<PbtMember> mine(K_);
+    for (int k = 0; k < K_; ++k) mine[k] = PbtMember{score[k], last_change_[k], hyper_[k]};
+    PbtTransport& net = *pop_.transport;
+    std::vector<PbtMember> all;
+    for (const std::string& b : net.all_gather(pack_members(mine))) {
+      const std::vector<PbtMember> part = unpack_members(b);
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    ACX_CHECK(static_cast<int>(all.size()) == pop_.population, "the ranks' PBT tables do not make the population");
+    std::vector<PbtChange> changes = pbt_decide(*pbt_, all, env_steps_);
+    const int per = pop_.members_per_rank, me = net.rank();
+    // Sources are top members and receivers bottom ones: no source changes
+    // in its own round. Every rank walks the changes in the same order, so
+    // each send meets its receive.
+    std::vector<uint64_t> hashes(2 * changes.size(), 0);  // (sent, received) per change, by the ranks involved
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const PbtChange& c = changes[i];
+      const int from = c.source / per, to = c.member / per;
+      std::string blob;
+      if (from == me) {
+        blob = pack_member(c.source - pop_.first_member);
+        hashes[2 * i] = dist::fnv1a64(blob);
+        if (to != me) net.send(to, blob);
+      }
+      if (to == me) {
+        if (from != me) blob = net.recv(from);
+        const int k = c.member - pop_.first_member;
+        unpack_member(k, blob);
+        hyper_[k] = c.after;
+        apply_hyper(k);
+        last_change_[k] = env_steps_;
+        hashes[2 * i + 1] = dist::fnv1a64(pack_member(k));  // as installed, read back
+      }
+    }
+    // Every copy checked end to end: what the source's rank sent is what
+    // the member's rank holds now.
+    const std::vector<std::string> seen =
+        net.all_gather(std::string(reinterpret_cast<const char*>(hashes.data()), hashes.size() * sizeof(uint64_t)));
+    for (size_t i = 0; i < changes.size(); ++i) {
+      PbtChange& c = changes[i];
+      auto at = [&](int rank, size_t slot) {
+        uint64_t v = 0;
+        std::memcpy(&v, seen[rank].data() + slot * sizeof(uint64_t), sizeof(uint64_t));
+        return v;
+      };
+      const uint64_t sent = at(c.source / per, 2 * i), got = at(c.member / per, 2 * i + 1);
+      if (sent != got)
+        throw Error(fmt::format("PBT round at env step {}: member {}'s state arrived as {:016x}, but member {}'s rank "
+                                "sent {:016x}; stopping (the last checkpoint is before this round)",
+                                env_steps_, c.member, got, c.source, sent));
+      c.state_hash = sent;
+    }
+    if (!pop_.lineage_path.empty() && !changes.empty()) {
+      std::string rows;
+      for (const PbtChange& c : changes) rows += pbt_csv_row(c);
+      std::ofstream f(pop_.lineage_path, std::ios::app);
+      f << rows;
+      if (!f.flush()) throw Error("cannot append to " + pop_.lineage_path);
+    }
+    if (output_ != Output::kQuiet) {
+      std::string line = fmt::format("acx train: PBT round {} at env step {}: ", env_steps_ / pbt_->interval, env_steps_);
+      if (changes.empty()) line += "no member replaced";
+      for (size_t i = 0; i < changes.size(); ++i) {
+        const PbtChange& c = changes[i];
+        line += fmt::format("{}member {} ({:.1f}) <- member {} ({:.1f})", i ? "; " : "", c.member, c.member_score,
+                            c.source, c.source_score);
+      }
+      std::cerr << (tty ? "\r\033[K" : "") << line << "\n";
     }
   }
 
@@ -631,6 +839,12 @@ class Run {
     if (redraw_sigma_) {
       t.push_back(to_tensor(device_to_host_array(dev_, "explore.sigma", {K_ * N_}, sigma_.data(), K_ * N_)));
     }
+    if (pbt_) {
+      std::vector<float> h;
+      for (const MemberHyper& m : hyper_) h.insert(h.end(), m.v, m.v + kPbtHypers);
+      t.push_back(safetensors::Tensor::from("pbt.hyper", {K_, kPbtHypers}, h));
+      t.push_back(safetensors::Tensor::from("pbt.last_change", {K_}, last_change_));
+    }
     return t;
   }
 
@@ -688,7 +902,16 @@ class Run {
     memory::copy_host_to_device(dev_, ou_state_.data(), ou.data.data(), ou.data.size());
     const auto& es = f.expect("stats.episode_sums", safetensors::DType::kF64, {K_, 3});
     memory::copy_host_to_device(dev_, episode_sums_.data(), es.data.data(), es.data.size());
-    if (redraw_sigma_) {
+    if (pbt_) {
+      const std::vector<float> h = f.expect("pbt.hyper", safetensors::DType::kF32, {K_, kPbtHypers}).values<float>();
+      last_change_ = f.expect("pbt.last_change", safetensors::DType::kI64, {K_}).values<int64_t>();
+      for (int k = 0; k < K_; ++k) {
+        std::copy(h.begin() + k * kPbtHypers, h.begin() + (k + 1) * kPbtHypers, hyper_[k].v);
+        // Only what a round changed: the run it resumes set nothing else.
+        if (std::memcmp(hyper_[k].v, initial_hyper_[k].v, sizeof(hyper_[k].v)) != 0) apply_hyper(k);
+      }
+    }
+    if (redraw_sigma_) {  // after the hyper-parameters: the saved scales are the ones in use
       const auto& sg = f.expect("explore.sigma", safetensors::DType::kF32, {K_ * N_});
       memory::copy_host_to_device(dev_, sigma_.data(), sg.data.data(), sg.data.size());
     }
@@ -736,6 +959,20 @@ class Run {
       if (!v.empty()) variants[name] = v;
     }
     if (!variants.empty()) j["variants"] = variants;
+    if (pbt_) {
+      nlohmann::json hp = nlohmann::json::object();
+      for (int h = 0; h < kPbtHypers; ++h) {
+        std::vector<double> v;
+        for (const MemberHyper& m : hyper_) v.push_back(std::stod(fmt::format("{}", m.v[h])));  // 0.001, not 0.0010000000474974513
+        hp[pbt_hyper_name(h)] = v;
+      }
+      j["pbt"] = {{"population", pop_.population},
+                  {"first_member", pop_.first_member},
+                  {"interval", pbt_->interval},
+                  {"hyper_per_agent", hp},
+                  {"last_change_per_agent", last_change_}};
+      if (!pop_.lineage_path.empty()) j["pbt"]["lineage"] = fs::path(pop_.lineage_path).filename().string();
+    }
     const double final_eval = evals_.empty() ? kNaN : evals_.back().mean;
     j["final_eval_return"] = final_eval;
     if (!evals_.empty()) j["final_eval_per_agent"] = evals_.back().per_agent;
@@ -790,6 +1027,12 @@ class Run {
   double last_train_return_ = kNaN;
   double lqr_optimal_return_ = kNaN;
   std::vector<EvalRecord> evals_;
+  // Population-based training (pbt.enabled; host/learn/pbt.h), else empty.
+  std::optional<PbtConfig> pbt_;
+  PopulationHooks pop_;  // this run's place in the population
+  std::unique_ptr<PbtTransport> local_transport_;  // a population of one process
+  std::vector<MemberHyper> hyper_, initial_hyper_;  // (K) now, and as configured
+  std::vector<int64_t> last_change_;                // (K) env step of each agent's last copy
 };
 
 }  // namespace
@@ -816,7 +1059,7 @@ Config resolve_train_config(const std::string& env, const std::string& config_fi
 }
 
 TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, Output output,
-                  const DataParallelHooks* data_parallel) {
+                  const DataParallelHooks* data_parallel, const PopulationHooks* population) {
   const fs::path dir(out_dir);
   const std::string shown = quote_input(out_dir);
   ACX_USAGE_CHECK(!out_dir.empty(), "the run directory is empty: give --out DIR (or --resume DIR)");
@@ -851,7 +1094,7 @@ TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, boo
                      "; use --resume " + shown + " to " + (has_checkpoint ? "continue it" : "start it over") +
                      ", or choose another --out");
   }
-  Run run(dev, std::move(cfg), out_dir, start, output, data_parallel);
+  Run run(dev, std::move(cfg), out_dir, start, output, data_parallel, population);
   return run.run();
 }
 

@@ -26,6 +26,7 @@
 
 #include "host/io/config.h"
 #include "host/learn/agent.h"
+#include "host/learn/pbt.h"
 #include "kernels/runtime/device.h"
 
 namespace acx {
@@ -51,6 +52,18 @@ struct DataParallelHooks {
   std::function<void(const std::string& what, const std::string& value)> check_same;
 };
 
+// What one rank of a dist.mode = population launch adds to a run with
+// pbt.enabled (host/learn/pbt.h). Without it, a PBT run's population is its
+// own run.agents and its lineage goes to its own pbt.csv.
+struct PopulationHooks {
+  int first_member = 0;     // this run's agent 0 in the population
+  int population = 0;       // members over every rank
+  int members_per_rank = 0;
+  int64_t launch_seed = 0;  // the launch's run.seed: keys the rounds' draws on every rank
+  PbtTransport* transport = nullptr;
+  std::string lineage_path;  // where this rank writes pbt.csv ("" : it does not)
+};
+
 // What a run prints: the progress line on stderr and the summary on stdout
 // (one process), the progress line only (rank 0 of a launch, which prints
 // the launch's summary itself), or neither (the other ranks).
@@ -59,9 +72,9 @@ enum class Output { kAll, kProgress, kQuiet };
 // Trains into out_dir (created; refused if it already holds a run, unless
 // resuming). With resume, out_dir's checkpoint and config are loaded and
 // the run continues. `data_parallel`: this run is one rank of data-parallel
-// learners.
+// learners; `population`: one rank of a population launch with PBT.
 TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, Output output = Output::kAll,
-                  const DataParallelHooks* data_parallel = nullptr);
+                  const DataParallelHooks* data_parallel = nullptr, const PopulationHooks* population = nullptr);
 
 struct EvalResult {
   std::vector<double> returns;  // every episode, agent-major
