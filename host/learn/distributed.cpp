@@ -188,9 +188,6 @@ class MpiTransport : public PbtTransport {
 TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::string& out, bool resume,
                                 const std::string& device) {
   const int P = comm.size(), r = comm.rank();
-  if (cfg.get_bool("obs_norm.enabled"))
-    agreed_failure(comm, "obs_norm.enabled with dist.mode = data is not available yet (each rank's statistics would "
-                         "differ); train without it, or use dist.mode = population");
   std::optional<RunLock> lock;
   const std::string status = comm.broadcast(r == 0 ? prepare_on_rank0(cfg, out, resume, P, &lock) : std::string());
   if (!status.empty()) agreed_failure(comm, status.substr(2), status[0] == '2');
@@ -233,6 +230,7 @@ TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::
                               what, all[q], q, all[0]));
     }
   };
+  hooks.all_gather = [&comm](const std::string& bytes) { return comm.all_gather(bytes); };
   const bool resume_rank = resume && fs::exists(fs::path(dir) / "config.toml");
   const TrainResult mine = train(dev, cfg, dir, resume_rank, r == 0 ? Output::kProgress : Output::kQuiet, &hooks);
   TrainResult result{mine.final_eval_return, mine.wall_s, (fs::path(out) / "summary.json").string()};

@@ -482,7 +482,7 @@ class Run {
       }
     }
     // 2. step, 3. store
-    if (norm_) norm_->update(env_->obs(), N_);
+    if (norm_) update_normalizer();
     memory::copy_device_to_device(dev_, obs_prev_.data(), env_->obs(), kn * info_.obs_dim * sizeof(float));
     env_->step(actions_.data());
     replay_->store(obs_prev_.data(), actions_.data(), env_->reward(), env_->final_obs(), env_->terminated(),
@@ -694,6 +694,33 @@ class Run {
     }
   }
 
+  // The observation statistics see this step's observations: this run's,
+  // or with data-parallel ranks every rank's, agent by agent in rank order
+  // (as one process stepping all P N envs would), so that every rank keeps
+  // the same statistics bit for bit.
+  void update_normalizer() {
+    if (!dp_ || !dp_->all_gather) {
+      norm_->update(env_->obs(), N_);
+      return;
+    }
+    const int64_t dim = info_.obs_dim, per_agent = N_ * dim;
+    std::vector<float> mine(static_cast<size_t>(K_ * per_agent));
+    memory::copy_device_to_host(dev_, mine.data(), env_->obs(), mine.size() * sizeof(float));
+    const std::vector<std::string> all =
+        dp_->all_gather(std::string(reinterpret_cast<const char*>(mine.data()), mine.size() * sizeof(float)));
+    const int64_t P = static_cast<int64_t>(all.size());
+    std::vector<float> merged(static_cast<size_t>(P * K_ * per_agent));
+    for (int64_t r = 0; r < P; ++r) {
+      ACX_CHECK(all[r].size() == mine.size() * sizeof(float), "a rank's observations have another size");
+      for (int64_t k = 0; k < K_; ++k)  // (K, P N, dim): agent k's rows, rank by rank
+        std::memcpy(merged.data() + (k * P + r) * per_agent, all[r].data() + k * per_agent * sizeof(float),
+                    static_cast<size_t>(per_agent) * sizeof(float));
+    }
+    if (merged_obs_.size() != merged.size()) merged_obs_ = Buffer<float>(dev_, static_cast<int64_t>(merged.size()));
+    memory::copy_host_to_device(dev_, merged_obs_.data(), merged.data(), merged.size() * sizeof(float));
+    norm_->update(merged_obs_.data(), P * N_);
+  }
+
   // Stops the run: names the quantity, the step and the checkpoint that stays.
   [[noreturn]] void stop_diverged(const std::string& quantity, double value, int agent) const {
     const std::string ckpt = (fs::path(out_) / kCheckpointName).string();
@@ -745,7 +772,12 @@ class Run {
       const unsigned char* b = reinterpret_cast<const unsigned char*>(v.data());
       for (size_t i = 0; i < n * sizeof(float); ++i) h = (h ^ b[i]) * 1099511628211ull;
     }
-    dp_->check_same(fmt::format("agent state at update {} (FNV-1a of every tensor)", agent_->n_updates()),
+    if (norm_) {  // the merged observation statistics too
+      for (const HostArray& a : norm_->to_host())
+        for (uint8_t byte : a.bytes) h = (h ^ byte) * 1099511628211ull;
+    }
+    dp_->check_same(fmt::format("agent state at update {} (FNV-1a of every tensor{})", agent_->n_updates(),
+                                norm_ ? " and the observation statistics" : ""),
                     fmt::format("{:016x}", h));
   }
 
@@ -1019,6 +1051,7 @@ class Run {
   std::unique_ptr<ThreadGovernor> governor_;
   Buffer<float> actions_, mu_, obs_prev_, low_, high_, sigma_, ou_state_, norm_obs_, norm_batch_obs_, norm_batch_next_;
   Buffer<double> episode_sums_;
+  Buffer<float> merged_obs_;  // data-parallel: every rank's observations of a step, for the normalizer
   int64_t env_steps_ = 0, steps_at_start_ = 0;
   double wall_s_ = 0;
   bool redraw_sigma_ = false;   // explore.sigma_redraw

@@ -50,6 +50,9 @@ struct DataParallelHooks {
   // Raises when `value` differs between the ranks, naming `what`: the
   // env step after a resume, a hash of the agent's state at every metrics row.
   std::function<void(const std::string& what, const std::string& value)> check_same;
+  // Every rank's bytes in rank order (the observations that feed the
+  // merged normalizer statistics).
+  std::function<std::vector<std::string>(const std::string& bytes)> all_gather;
 };
 
 // What one rank of a dist.mode = population launch adds to a run with
