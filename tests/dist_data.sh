@@ -10,7 +10,9 @@
 #      naming the rank;
 #   4. rank 1 killed after its first checkpoint: --resume completes, bit for
 #      bit the run never killed;
-#   5. observation statistics (obs_norm) merged over the ranks.
+#   5. observation statistics (obs_norm) merged over the ranks;
+#   6. a launch stopped between the two phases of a checkpoint write resumes
+#      bit for bit.
 # The gradient arithmetic itself (the ranks' mean is the gradient over all
 # batches) is checked against float64 by the DataParallel gtest.
 #
@@ -129,5 +131,41 @@ assert count == 2 * steps, (count, steps)
 print(f"ok   {len(norm)} normalizer tensors bit for bit equal on both ranks; count {count:.0f} = 2 ranks x {steps} env steps")
 PYEOF2
 check "obs_norm: statistics merged over both ranks" $?
+
+# 6. Checkpoints in two phases: rank 1 dies after every rank wrote
+#    checkpoint.next at the first checkpoint and agreed, before it renamed
+#    its own. The resume completes rank 1's checkpoint from checkpoint.next
+#    and continues, bit for bit the run never stopped.
+ACX_DIST_TEST_DIE_BEFORE_RENAME=1 "${MPI[@]}" "$ACX" train "${COMMON[@]}" --out "$T/die" >/dev/null 2>"$T/die.err"
+rc=$?
+[ "$rc" != 0 ] && [ -s "$T/die/rank-1/checkpoint.next.safetensors" ] && [ ! -e "$T/die/rank-1/checkpoint.safetensors" ]
+check "rank 1 died between the phases (exit $rc), its checkpoint still in checkpoint.next" $?
+# Rank 0 renamed its own before mpirun ended it (it renames right after
+# the agreement), or did not: the resume completes rank 1's, or both start
+# over from step 0 (no rank completed a checkpoint).
+rank0_renamed=$([ -e "$T/die/rank-0/checkpoint.safetensors" ] && echo 1 || echo 0)
+"${MPI[@]}" "$ACX" train --resume "$T/die" >/dev/null 2>"$T/die-resume.err"
+check "the resume completes (exit $?)" $?
+if [ "$rank0_renamed" = 1 ]; then
+  grep -q "1 rank had not yet renamed the checkpoint at env step 1000" "$T/die-resume.err"
+  check "rank 0 had renamed: the resume completed rank 1's checkpoint from checkpoint.next" $?
+else
+  grep -q "starting it over" "$T/die-resume.err"
+  check "rank 0 had not renamed either: both ranks started over" $?
+fi
+[ ! -e "$T/die/rank-0/checkpoint.next.safetensors" ] && [ ! -e "$T/die/rank-1/checkpoint.next.safetensors" ]
+check "no checkpoint.next left after the resume" $?
+for r in 0 1; do
+  "$PY" "$ROOT/tools/same_run.py" "$T/die/rank-$r" "$T/a/rank-$r" >"$T/same-die$r" 2>&1
+  check "rank $r after the reconciled resume is bit for bit the run never stopped" $?
+done
+
+# ... and ranks at different steps that no checkpoint.next can complete are refused.
+"${MPI[@]}" "$ACX" train "${COMMON[@]}" --set run.total_env_steps=1000 --out "$T/short" >/dev/null 2>&1
+cp -r "$T/a" "$T/mis" && cp "$T/short/rank-1/checkpoint.safetensors" "$T/mis/rank-1/checkpoint.safetensors"
+"${MPI[@]}" "$ACX" train --resume "$T/mis" >/dev/null 2>"$T/mis.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "checkpoints are at different env steps (3000 on the furthest rank; rank 1 at env step 1000)" "$T/mis.err"
+check "ranks at different steps are refused (exit $rc: $(grep -m1 'different env steps' "$T/mis.err" | cut -c1-150))" $?
 
 exit $fail

@@ -32,6 +32,11 @@ namespace acx {
 
 inline constexpr const char* kCheckpointFormat = "acx-checkpoint-2";
 inline constexpr const char* kCheckpointName = "checkpoint.safetensors";
+// The first phase of a checkpoint written by several ranks together
+// (data-parallel learners, a PBT population): every rank writes this, the
+// ranks agree, then each renames it to kCheckpointName
+// (host/learn/distributed.h reconciles a launch killed in between).
+inline constexpr const char* kCheckpointNextName = "checkpoint.next.safetensors";
 
 // One evaluation of a run (summary.json's "evals").
 struct EvalRecord {

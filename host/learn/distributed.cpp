@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -15,6 +17,8 @@
 #include "host/io/atomic_file.h"
 #include "host/io/read_file.h"
 #include "host/io/run_lock.h"
+#include "host/io/safetensors.h"
+#include "host/learn/checkpoint.h"
 #include "host/learn/pbt.h"
 #include "host/learn/train_config.h"
 #include "kernels/runtime/buffer.h"
@@ -169,6 +173,69 @@ Agent::GradReduce make_grad_reduce(const dist::Comm& comm, const Device& dev, bo
   };
 }
 
+// The env step a checkpoint holds (its metadata only), or -1 without one.
+int64_t checkpoint_step(const fs::path& path) {
+  if (!fs::exists(path)) return -1;
+  try {
+    const safetensors::SafetensorsFile f =
+        safetensors::load_safetensors(path.string(), [](const std::string&) { return false; });
+    return std::stoll(f.meta("env_steps"));
+  } catch (const std::exception&) {
+    return -2;  // unreadable: named in the refusal
+  }
+}
+
+// Ranks whose checkpoints must be at one step (data mode, PBT) write them
+// in two phases (host/learn/trainer.cpp): every rank writes
+// checkpoint.next, they agree, each renames. A launch killed between the
+// agreement and the last rename leaves some ranks at the new step and the
+// others with the new step still in checkpoint.next: those promote it.
+// Killed earlier, every rank is still at the old step and the unfinished
+// checkpoint.next files are removed. Returns what it did, for rank 0's log.
+std::string reconcile_checkpoints(dist::Comm& comm, const std::string& dir) {
+  const fs::path ckpt = fs::path(dir) / kCheckpointName, next = fs::path(dir) / kCheckpointNextName;
+  const int64_t mine[2] = {checkpoint_step(ckpt), checkpoint_step(next)};
+  const std::vector<std::string> all = comm.all_gather(std::string(reinterpret_cast<const char*>(mine), sizeof(mine)));
+  std::vector<int64_t> have, pending;
+  for (const std::string& b : all) {
+    int64_t v[2];
+    std::memcpy(v, b.data(), sizeof(v));
+    have.push_back(v[0]);
+    pending.push_back(v[1]);
+  }
+  const int64_t target = *std::max_element(have.begin(), have.end());
+  std::string refused, done;
+  int promoted = 0;
+  for (size_t q = 0; q < have.size(); ++q) {
+    if (have[q] == target) continue;
+    if (pending[q] == target) {
+      ++promoted;
+      continue;
+    }
+    refused += fmt::format("{}rank {} at env step {}", refused.empty() ? "" : ", ", q,
+                           have[q] == -1 ? std::string("(none)") : have[q] == -2 ? "(unreadable)" : std::to_string(have[q]));
+  }
+  if (!refused.empty())
+    agreed_failure(comm, fmt::format("cannot resume {}: the ranks' checkpoints are at different env steps ({} on the "
+                                     "furthest rank; {}), and the missing ones cannot be completed from "
+                                     "checkpoint.next; the ranks must resume from one step",
+                                     printable(fs::path(dir).parent_path().string()), target, refused),
+                   false);
+  const int r = comm.rank();
+  if (have[r] != target && pending[r] == target) {
+    fs::rename(next, ckpt);
+  } else if (pending[r] != -1) {
+    std::error_code ec;
+    fs::remove(next, ec);  // an unfinished write of a step no rank completed, or a duplicate
+  }
+  if (promoted > 0)
+    done = fmt::format("acx train: {} rank{} had not yet renamed the checkpoint at env step {} (the launch stopped "
+                       "between the two phases of its write); completed it\n",
+                       promoted, promoted == 1 ? "" : "s", target);
+  comm.barrier();
+  return done;
+}
+
 // PBT's rounds over MPI (host/learn/pbt.h).
 class MpiTransport : public PbtTransport {
  public:
@@ -232,6 +299,10 @@ TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::
   };
   hooks.all_gather = [&comm](const std::string& bytes) { return comm.all_gather(bytes); };
   const bool resume_rank = resume && fs::exists(fs::path(dir) / "config.toml");
+  if (resume) {
+    const std::string note = reconcile_checkpoints(comm, dir);
+    if (r == 0) std::cerr << note;
+  }
   const TrainResult mine = train(dev, cfg, dir, resume_rank, r == 0 ? Output::kProgress : Output::kQuiet, &hooks);
   TrainResult result{mine.final_eval_return, mine.wall_s, (fs::path(out) / "summary.json").string()};
   if (r == 0) {
@@ -360,6 +431,10 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
                                     r == 0 ? &std::cerr : nullptr);
   // A rank killed before its directory held a config starts its block over.
   const bool resume_block = resume && fs::exists(fs::path(dir) / "config.toml");
+  if (resume && pbt) {  // the rounds tie the blocks: their checkpoints are written in two phases
+    const std::string note = reconcile_checkpoints(comm, dir);
+    if (r == 0) std::cerr << note;
+  }
   const TrainResult mine =
       train(dev, sub, dir, resume_block, r == 0 ? Output::kProgress : Output::kQuiet, nullptr, pbt ? &hooks : nullptr);
 

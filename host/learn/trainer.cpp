@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -515,6 +516,22 @@ class Run {
     }
   }
 
+  // Whether this run's checkpoints must be at the same step as other
+  // ranks' (data-parallel learners, a PBT population over several ranks).
+  bool coordinated() const { return dp_ != nullptr || (pbt_ && pop_.transport && pop_.transport->size() > 1); }
+  int my_rank() const { return dp_ ? dp_->rank : (pop_.transport ? pop_.transport->rank() : 0); }
+  // Raises unless every coordinated rank reports the same `value`.
+  void agree(const std::string& what, const std::string& value) {
+    if (dp_) {
+      dp_->check_same(what, value);
+      return;
+    }
+    const std::vector<std::string> all = pop_.transport->all_gather(value);
+    for (size_t q = 1; q < all.size(); ++q)
+      if (all[q] != all[0])
+        throw Error(fmt::format("the ranks' {} differ: {} on rank {}, {} on rank 0", what, all[q], q, all[0]));
+  }
+
   // PBT in one process: the population is this run's agents.
   class LocalTransport : public PbtTransport {
    public:
@@ -901,8 +918,22 @@ class Run {
     m.actor_layers = actor_layers_json(cfg_, info_);
     m.action_low = nlohmann::json(info_.action_low).dump();
     m.action_high = nlohmann::json(info_.action_high).dump();
-    safetensors::save_safetensors((fs::path(out_) / kCheckpointName).string(), checkpoint_tensors(),
-                                  checkpoint_metadata(m));
+    const fs::path final_path = fs::path(out_) / kCheckpointName;
+    if (!coordinated()) {
+      safetensors::save_safetensors(final_path.string(), checkpoint_tensors(), checkpoint_metadata(m));
+      return;
+    }
+    // Ranks that depend on each other keep checkpoints of one step: every
+    // rank writes the next one aside, they agree that all did, then each
+    // renames its own (a launch killed between is reconciled at resume).
+    const fs::path next = fs::path(out_) / kCheckpointNextName;
+    safetensors::save_safetensors(next.string(), checkpoint_tensors(), checkpoint_metadata(m));
+    agree("checkpoint written at env step", std::to_string(env_steps_));
+    if (const char* die = std::getenv("ACX_DIST_TEST_DIE_BEFORE_RENAME"); die && *die == '1' && my_rank() == 1) {
+      std::cerr << "acx train: test hook: rank 1 exits between writing and renaming its checkpoint\n";
+      std::_Exit(3);  // tests/dist_data.sh: the resume must reconcile this
+    }
+    fs::rename(next, final_path);
   }
 
   // A checkpoint this run can continue from: the run's options are the
