@@ -1,5 +1,8 @@
 #include "envs/vec_env.h"
 
+#include <nlohmann/json.hpp>
+
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -171,6 +174,37 @@ EnvInfo find_registered_env(std::string_view name) { return find(name).info; }
 
 std::unique_ptr<VecEnv> make_vec_env(const Device& dev, std::string_view name, int64_t n_envs) {
   return find(name).factory(dev, n_envs);
+}
+
+namespace {
+nlohmann::json bounds_json(const std::vector<float>& v) {
+  nlohmann::json j = nlohmann::json::array();
+  for (float x : v) std::isfinite(x) ? j.push_back(x) : j.push_back(x > 0 ? "inf" : "-inf");
+  return j;
+}
+}  // namespace
+
+std::string registered_envs_json() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const EnvInfo& e : registered_envs()) {
+    out.push_back({{"name", e.name},
+                   {"obs_dim", e.obs_dim},
+                   {"act_dim", e.act_dim},
+                   {"state_dim", e.state_dim},
+                   {"max_steps", e.max_steps},
+                   {"action_low", bounds_json(e.action_low)},
+                   {"action_high", bounds_json(e.action_high)},
+                   {"obs_low", bounds_json(e.obs_low)},
+                   {"obs_high", bounds_json(e.obs_high)},
+                   {"state_layout", e.state_layout},
+                   {"source", e.source}});
+    if (!e.engine.empty()) {
+      out.back()["reference_id"] = e.reference_id;
+      out.back()["engine"] = e.engine;
+      out.back()["frame_skip"] = e.frame_skip;
+    }
+  }
+  return out.dump(2);
 }
 
 }  // namespace acx

@@ -123,6 +123,11 @@ bool register_env(const EnvInfo& info, VecEnvFactory factory);
 // Every registered env, in registration order (built-ins first).
 std::vector<EnvInfo> registered_envs();
 
+// Every registered env as the JSON array `acx envs --json` prints (and
+// the Python package's acx.envs() returns): dims, bounds (non-finite ones
+// as "inf" and "-inf"), time limit, state layout, source, and for
+// simulator-backed envs the reference id, engine and frame skip.
+std::string registered_envs_json();
 // The env called `name`; throws UsageError naming the known envs.
 EnvInfo find_registered_env(std::string_view name);
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git python3 python3-numpy python3-matplotlib
+  build-essential cmake ninja-build pkg-config git python3 python3-numpy python3-matplotlib python3-dev python3-venv
   libopenblas-openmp-dev libomp-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libtomlplusplus-dev libprotobuf-dev protobuf-compiler
   zlib1g-dev
@@ -53,10 +53,30 @@ install_mujoco() {
     echo "install_deps: could not fetch MuJoCo; acx builds without the MuJoCo tasks" >&2
 }
 
+# The Python package's toolchain (docs/python.md), pinned, in .venv-py
+# (git-ignored): nanobind and scikit-build-core build the module (Debian 12
+# has no nanobind), numpy, gymnasium and pytest test it. CMake finds it with
+# -DPython_EXECUTABLE=.venv-py/bin/python (scripts/test.sh passes it).
+install_python() {
+  local root venv stamp
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  venv="$root/.venv-py"
+  stamp="$venv/.acx-pins"
+  local pins=(nanobind==3.1.0 scikit-build-core==1.1.2 numpy==2.4.6 gymnasium==1.4.0 pytest==9.2.0)
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${pins[*]}" ]; then return 0; fi
+  echo "install_deps: making .venv-py (${pins[*]})"
+  if python3 -m venv "$venv" && "$venv/bin/python" -m pip install -q "${pins[@]}"; then
+    echo "${pins[*]}" >"$stamp"
+  else
+    echo "install_deps: could not make .venv-py; acx builds without its Python module" >&2
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install_deps: all ${#packages[@]} packages present"
   install_cuobjdump
   install_mujoco
+  install_python
   exit 0
 fi
 
@@ -76,3 +96,4 @@ fi
 echo "install_deps: installed ${#missing[@]} packages"
 install_cuobjdump
 install_mujoco
+install_python

@@ -23,16 +23,21 @@ if [ ${#configs[@]} -eq 0 ]; then
   configs+=(asan emu fuzz)
 fi
 
+# The Python module and its pytest run in the cpu and cuda builds, with the
+# pinned toolchain install_deps.sh put in .venv-py.
+py=()
+[ -x "$ACX_ROOT/.venv-py/bin/python" ] && py=(-DACX_PYTHON=ON "-DPython_EXECUTABLE=$ACX_ROOT/.venv-py/bin/python")
+
 declare -A result seconds
 total_pass=0; total_fail=0; total_skip=0; failed_configs=()
 for cfg in "${configs[@]}"; do
   dir="build-$cfg"
   case $cfg in
-    cpu)  args=(-DCMAKE_BUILD_TYPE=Release -DACX_CUDA=OFF) ;;
+    cpu)  args=(-DCMAKE_BUILD_TYPE=Release -DACX_CUDA=OFF "${py[@]}") ;;
     cuda) [ -n "$nvcc" ] || { echo "test.sh: no nvcc, cannot build cuda" >&2; exit 2; }
-          args=(-DCMAKE_BUILD_TYPE=Release -DACX_CUDA=ON "-DCMAKE_CUDA_COMPILER=$nvcc") ;;
+          args=(-DCMAKE_BUILD_TYPE=Release -DACX_CUDA=ON "-DCMAKE_CUDA_COMPILER=$nvcc" "${py[@]}") ;;
     asan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DACX_CUDA=OFF -DACX_SANITIZE=ON -DACX_BUILD_BENCH=OFF) ;;
-    emu)  args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DACX_SIMT_EMULATION=ON -DACX_BUILD_BENCH=OFF) ;;
+    emu)  args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DACX_SIMT_EMULATION=ON -DACX_BUILD_BENCH=OFF -DACX_PYTHON=OFF) ;;
     fuzz) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DACX_CUDA=OFF -DACX_FUZZ=ON
                 -DACX_BUILD_TESTS=OFF -DACX_BUILD_BENCH=OFF "-DACX_FUZZ_SECONDS=${ACX_FUZZ_SECONDS:-60}") ;;
     *) echo "test.sh: unknown configuration '$cfg' (cpu, cuda, asan, emu, fuzz)" >&2; exit 2 ;;

@@ -65,7 +65,7 @@ def floor_of(rel):
 def source_files(root):
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
-        if rel.parts and (rel.parts[0] in SKIP_DIRS or rel.parts[0].startswith("build")):
+        if rel.parts and (rel.parts[0] in SKIP_DIRS or rel.parts[0].startswith(("build", ".venv"))):
             continue
         if p.is_file() and p.suffix in SUFFIXES:
             yield rel.as_posix()

@@ -30,35 +30,10 @@ std::string bounds_string(const std::vector<float>& lo, const std::vector<float>
   return s + "]";
 }
 
-nlohmann::json bounds_json(const std::vector<float>& v) {
-  nlohmann::json j = nlohmann::json::array();
-  for (float x : v) std::isfinite(x) ? j.push_back(x) : j.push_back(x > 0 ? "inf" : "-inf");
-  return j;
-}
-
 void print_envs(bool as_json) {
   const std::vector<EnvInfo> envs = registered_envs();
   if (as_json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const EnvInfo& e : envs) {
-      out.push_back({{"name", e.name},
-                     {"obs_dim", e.obs_dim},
-                     {"act_dim", e.act_dim},
-                     {"state_dim", e.state_dim},
-                     {"max_steps", e.max_steps},
-                     {"action_low", bounds_json(e.action_low)},
-                     {"action_high", bounds_json(e.action_high)},
-                     {"obs_low", bounds_json(e.obs_low)},
-                     {"obs_high", bounds_json(e.obs_high)},
-                     {"state_layout", e.state_layout},
-                     {"source", e.source}});
-      if (!e.engine.empty()) {
-        out.back()["reference_id"] = e.reference_id;
-        out.back()["engine"] = e.engine;
-        out.back()["frame_skip"] = e.frame_skip;
-      }
-    }
-    std::cout << out.dump(2) << "\n";
+    std::cout << registered_envs_json() << "\n";
     return;
   }
   fmt::print("{:<24} {:>3} {:>3} {:>5}  {}\n", "env", "obs", "act", "steps", "action bounds / observation bounds");

@@ -1162,6 +1162,68 @@ TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, boo
   return run.run();
 }
 
+struct LoadedPolicy::Impl {
+  Device dev;
+  Config cfg{train_schema()};
+  EnvInfo env;
+  std::string algo;
+  std::unique_ptr<Agent> agent;
+  std::unique_ptr<RunningNormalizer> norm;
+  std::vector<HostArray> layers;
+  // Work buffers, grown on demand (act is const: the policy's state is its parameters).
+  mutable Buffer<float> obs, normed, actions;
+};
+
+LoadedPolicy::LoadedPolicy(const Device& dev, const std::string& checkpoint) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.dev = dev;
+  const CheckedCheckpoint c = read_checkpoint(checkpoint, [](const std::string& name) {
+    return name.rfind("actor.", 0) == 0 || name.rfind("obs_norm.", 0) == 0;
+  });
+  m.cfg = c.config;
+  m.env = c.env;
+  m.algo = c.config.get_string("algo.name");
+  m.agent = std::make_unique<Agent>(dev, m.env, agent_config(m.cfg));
+  for (const StateTensor& s : m.agent->state()) {
+    if (s.name != "actor.params") continue;
+    const auto& t = c.file.expect(s.name, safetensors::DType::kF32, s.shape);
+    memory::copy_host_to_device(dev, s.data, t.data.data(), t.data.size());
+  }
+  if (m.cfg.get_bool("obs_norm.enabled")) {
+    NormalizerConfig nc;
+    nc.clip = static_cast<float>(m.cfg.get_float("obs_norm.clip"));
+    m.norm = std::make_unique<RunningNormalizer>(dev, m.env.obs_dim, nc, m.cfg.get_int32("run.agents"));
+    m.norm->from_host(arrays_with_prefix(c.file, "obs_norm."));
+  }
+  for (const safetensors::Tensor& t : c.file.tensors())
+    if (t.name.rfind("actor.layers.", 0) == 0)
+      m.layers.push_back(HostArray{t.name, safetensors::dtype_name(t.dtype), t.shape, t.data});
+}
+
+LoadedPolicy::~LoadedPolicy() = default;
+int LoadedPolicy::agents() const { return impl_->cfg.get_int32("run.agents"); }
+const EnvInfo& LoadedPolicy::env() const { return impl_->env; }
+const std::string& LoadedPolicy::algo() const { return impl_->algo; }
+std::vector<HostArray> LoadedPolicy::parameters() const { return impl_->layers; }
+
+void LoadedPolicy::act(const float* obs, int64_t n_per_agent, float* actions) const {
+  Impl& m = *impl_;
+  ACX_USAGE_CHECK(n_per_agent >= 1, "a policy acts on at least one observation");
+  const int64_t K = agents(), od = m.env.obs_dim, ad = m.env.act_dim;
+  const int64_t n_obs = checked_product({K, n_per_agent, od}, "observations"), n_act = K * n_per_agent * ad;
+  if (m.obs.size() < static_cast<size_t>(n_obs)) m.obs = Buffer<float>(m.dev, n_obs);
+  if (m.norm && m.normed.size() < static_cast<size_t>(n_obs)) m.normed = Buffer<float>(m.dev, n_obs);
+  if (m.actions.size() < static_cast<size_t>(n_act)) m.actions = Buffer<float>(m.dev, n_act);
+  memory::copy_host_to_device(m.dev, m.obs.data(), obs, static_cast<size_t>(n_obs) * sizeof(float));
+  const float* in = m.obs.data();
+  if (m.norm) {
+    m.norm->normalize(in, n_per_agent, m.normed.data());
+    in = m.normed.data();
+  }
+  m.agent->act(in, n_per_agent, m.actions.data());
+  memory::copy_device_to_host(m.dev, actions, m.actions.data(), static_cast<size_t>(n_act) * sizeof(float));
+}
+
 EvalResult evaluate_checkpoint(const Device& dev, const std::string& checkpoint, int episodes, uint64_t seed) {
   ACX_USAGE_CHECK(episodes >= 1, "--episodes must be at least 1");
   // The actor and the observation statistics only: a replay buffer of

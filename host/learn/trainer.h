@@ -28,6 +28,7 @@
 #include "host/learn/agent.h"
 #include "host/learn/pbt.h"
 #include "kernels/runtime/device.h"
+#include "kernels/runtime/host_array.h"
 
 namespace acx {
 
@@ -88,6 +89,28 @@ struct EvalResult {
   double lqr_optimal_return = 0;  // the optimal return, expected over the reset distribution
   int agents = 1;
   std::string env;
+};
+
+// A trained actor loaded from a checkpoint, for acting outside acx train
+// (the Python package's acx.load_policy): the actor's parameters and, when
+// the run normalized observations, its statistics; nothing else is read.
+class LoadedPolicy {
+ public:
+  LoadedPolicy(const Device& dev, const std::string& checkpoint);
+  ~LoadedPolicy();
+  int agents() const;
+  const EnvInfo& env() const;
+  const std::string& algo() const;
+  // Deterministic actions (SAC: the mean action) of every agent: obs
+  // (K, n, obs_dim) -> actions (K, n, act_dim), host memory.
+  void act(const float* obs, int64_t n_per_agent, float* actions) const;
+  // The actor layer by layer as the checkpoint stores them:
+  // "actor.layers.L.weight" (K, out, in) and "actor.layers.L.bias" (K, out).
+  std::vector<HostArray> parameters() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Loads a checkpoint written by train() and runs `episodes` evaluation
