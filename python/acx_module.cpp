@@ -17,6 +17,9 @@
 #include <nanobind/stl/vector.h>
 
 #include <cmath>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -83,6 +86,21 @@ class PyVecEnv {
     actions_ = Buffer<float>(dev_, num_envs * env_->info().act_dim);
     env_->reset(0);
   }
+
+  // Freed memory goes back to the system: an env's per-env simulator data is
+  // allocated by the OpenMP threads in glibc's per-thread arenas, which keep
+  // what is freed, so that making and dropping large envs in one
+  // interpreter grew its memory by the env's size each time (measured: 1.8
+  // GB per HalfCheetah env of 16384) until trimmed.
+  ~PyVecEnv() {
+    env_.reset();
+    actions_ = Buffer<float>();
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+  }
+  PyVecEnv(const PyVecEnv&) = delete;
+  PyVecEnv& operator=(const PyVecEnv&) = delete;
 
   int64_t num_envs() const { return env_->n_envs(); }
   const EnvInfo& info() const { return env_->info(); }
