@@ -136,7 +136,8 @@ std::vector<PbtChange> pbt_decide(const PbtConfig& cfg, const std::vector<PbtMem
       }
       v = std::min(std::max(v, cfg.low[h]), cfg.high[h]);
       c.after.v[h] = static_cast<float>(v);
-      c.how += (c.how.empty() ? "" : ";") + std::string(kHyperNames[h]) + " " + how;
+      if (!c.how.empty()) c.how += ';';
+      c.how.append(kHyperNames[h]).append(" ").append(how);
     }
     out.push_back(c);
   }
