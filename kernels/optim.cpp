@@ -44,14 +44,20 @@ void polyak_update(const Device& dev, int64_t n, float tau, const float* online,
   axpby(dev, n, tau, online, 1.0f - tau, target);
 }
 
-void clip_grad_norm(const Device& dev, int n_members, int64_t n_params, float max_norm, float* grads, float* norms) {
+void clip_grad_norm(const Device& dev, int n_members, int64_t n_params, float max_norm, float* grads, float* norms,
+                    ClipWorkspace* workspace) {
   ACX_CHECK(n_members > 0 && n_params > 0, "clip_grad_norm of an empty buffer");
   NormPartialArgs np;
   np.n_params = n_params;
   np.n_chunks = ceil_div(n_params, kNormChunk);
   np.x = grads;
-  Buffer<double> partial(dev, static_cast<size_t>(np.n_chunks * n_members));
-  Buffer<float> scales(dev, static_cast<size_t>(n_members));
+  ClipWorkspace local;
+  ClipWorkspace& ws = workspace ? *workspace : local;
+  const size_t n_partial = static_cast<size_t>(np.n_chunks * n_members);
+  if (ws.partial.size() < n_partial) ws.partial = Buffer<double>(dev, n_partial);
+  if (ws.scales.size() < static_cast<size_t>(n_members)) ws.scales = Buffer<float>(dev, static_cast<size_t>(n_members));
+  Buffer<double>& partial = ws.partial;
+  Buffer<float>& scales = ws.scales;
   np.partial = partial.data();
   ClipArgs ca;
   ca.n_chunks = np.n_chunks;
@@ -67,7 +73,7 @@ void clip_grad_norm(const Device& dev, int n_members, int64_t n_params, float ma
     ACX_ON_CUDA(cuda_kernels::norm_partials(np, n_members, dev.stream()));
     ACX_ON_CUDA(cuda_kernels::clip_finalize(ca, n_members, dev.stream()));
     if (max_norm > 0) ACX_ON_CUDA(cuda_kernels::scale_members(sm, n_members, dev.stream()));
-    dev.synchronize();  // the scratch buffers are released on return
+    if (!workspace) dev.synchronize();  // the call's own scratch is released on return
   } else {
     cpu_kernels::norm_partials(np, n_members);
     cpu_kernels::clip_finalize(ca, n_members);

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/runtime/buffer.h"
 #include "kernels/runtime/common.h"
 #include "kernels/runtime/device.h"
 
@@ -153,9 +154,20 @@ void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step
                const float* grads, const float* member_lr = nullptr, int64_t member_size = 0);
 // target <- tau online + (1 - tau) target (ops::axpby).
 void polyak_update(const Device& dev, int64_t n, float tau, const float* online, float* target);
+// The scratch of clip_grad_norm (per-chunk partial sums, per-member
+// scales), kept by its caller so that an update allocates nothing and
+// waits for nothing: it grows on the first call of a size, then is reused
+// (stream-ordered on a GPU).
+struct ClipWorkspace {
+  Buffer<double> partial;
+  Buffer<float> scales;
+};
 // Per-member L2 norms of grads (E, P) into norms (E, on the device); when
 // max_norm > 0, scales each member whose norm exceeds it down to max_norm.
-void clip_grad_norm(const Device& dev, int n_members, int64_t n_params, float max_norm, float* grads, float* norms);
+// Without a workspace, one is allocated for the call and the call waits for
+// the device before freeing it.
+void clip_grad_norm(const Device& dev, int n_members, int64_t n_params, float max_norm, float* grads, float* norms,
+                    ClipWorkspace* workspace = nullptr);
 // dq (E, B) = d loss_e / d q, and loss (E, device; may be null) for q (E, B)
 // against y (member e at y + e * y_stride).
 void td_loss_grad(const Device& dev, TdLoss kind, float huber_delta, int n_members, int batch, const float* q,

@@ -230,7 +230,7 @@ void Agent::critic_step(const TrainBatch& b) {
   }
   if (grad_reduce_) grad_reduce_(critic_grad_.data(), nq * K_ * pc);
   if (cfg_.max_grad_norm > 0.0f) {
-    ops::clip_grad_norm(dev_, nq * K_, pc, cfg_.max_grad_norm, critic_grad_.data(), grad_norms_.data());
+    ops::clip_grad_norm(dev_, nq * K_, pc, cfg_.max_grad_norm, critic_grad_.data(), grad_norms_.data(), &clip_ws_);
   }
   ++n_updates_;
   const AdamConfig critic_adam{cfg_.critic_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
@@ -244,7 +244,7 @@ void Agent::actor_optimizer_step() {
   const int64_t pa = actor_.n_params();
   if (grad_reduce_) grad_reduce_(actor_grad_.data(), K_ * pa);
   if (cfg_.max_grad_norm > 0.0f) {
-    ops::clip_grad_norm(dev_, K_, pa, cfg_.max_grad_norm, actor_grad_.data(), grad_norms_.data());
+    ops::clip_grad_norm(dev_, K_, pa, cfg_.max_grad_norm, actor_grad_.data(), grad_norms_.data(), &clip_ws_);
   }
   ++n_actor_updates_;
   const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};

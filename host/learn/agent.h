@@ -189,6 +189,7 @@ class Agent {
   int64_t act_tape_n_ = 0;
   int64_t n_updates_ = 0, n_actor_updates_ = 0;
   GradReduce grad_reduce_;
+  ops::ClipWorkspace clip_ws_;  // algo.max_grad_norm's scratch, allocated once
 };
 
 const char* algo_name(Algo a);
