@@ -10,6 +10,8 @@
 // __fdividef). Every launch goes through acx_launch / ACX_LAUNCH.
 #pragma once
 
+#include <cstdlib>
+
 #include "kernels/runtime/common.h"
 
 #if defined(ACX_SIMT_EMULATION)
@@ -42,6 +44,15 @@ namespace acx {
 constexpr unsigned kFullWarpMask = 0xffffffffu;
 constexpr int kWarpSize = 32;
 
+// Whether ACX_SYNC_LAUNCHES=1 is set (read once).
+inline bool sync_launches() {
+  static const bool on = [] {
+    const char* v = std::getenv("ACX_SYNC_LAUNCHES");
+    return v != nullptr && v[0] == '1';
+  }();
+  return on;
+}
+
 // The one place a kernel is launched. Returns at once for an empty grid, and
 // checks the launch (configuration errors surface here, with the kernel name).
 template <typename... KernelArgs, typename... Args>
@@ -54,6 +65,10 @@ void launch_kernel(const char* name, const char* file, int line, void (*kernel)(
 #else
   kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
   ::acx::check_cuda(cudaGetLastError(), name, file, line);
+  // ACX_SYNC_LAUNCHES=1 (docs/testing.md): wait for every kernel and check
+  // it, so that a fault is reported at the launch that made it, by name,
+  // not at some later call.
+  if (sync_launches()) ::acx::check_cuda(cudaStreamSynchronize(stream), name, file, line);
 #endif
 }
 
