@@ -1,6 +1,9 @@
 // Per-agent episode sums against a plain loop, on every backend.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <tuple>
+
 #include "kernels/episode_stats.h"
 #include "kernels/runtime/buffer.h"
 #include "tests/test_util.h"
@@ -8,12 +11,13 @@
 namespace acx {
 namespace {
 
-class EpisodeStatsTest : public ::testing::TestWithParam<Backend> {};
+class EpisodeStatsTest : public ::testing::TestWithParam<std::tuple<Backend, int64_t>> {};
 
+// N = 70: one chunk; N = 2500: three chunks of 1024, the last partial.
 TEST_P(EpisodeStatsTest, SumsEndedEpisodesPerAgent) {
-  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  ACX_DEVICE_OR_SKIP(dev, std::get<0>(GetParam()));
   const int K = 3;
-  const int64_t N = 70;
+  const int64_t N = std::get<1>(GetParam());
   std::vector<uint8_t> term(K * N), trunc(K * N);
   std::vector<float> ret = test::random_floats(K * N, 5, -300.0f, 0.0f);
   std::vector<int32_t> len(K * N);
@@ -27,9 +31,11 @@ TEST_P(EpisodeStatsTest, SumsEndedEpisodesPerAgent) {
   Buffer<int32_t> dlen = Buffer<int32_t>::from_host(dev, len);
   Buffer<double> sums(dev, 3 * K);
   sums.zero();
-  const EpisodeStatsArgs a{K, N, dterm.data(), dtrunc.data(), dret.data(), dlen.data(), sums.data()};
-  ops::accumulate_episode_stats(dev, a);
-  ops::accumulate_episode_stats(dev, a);  // accumulates
+  EpisodeStatsArgs a{K, N, dterm.data(), dtrunc.data(), dret.data(), dlen.data(), sums.data()};
+  ops::accumulate_episode_stats(dev, a);  // its own scratch
+  Buffer<double> scratch(dev, static_cast<size_t>(episode_stats_scratch(K, N)));
+  a.partial = scratch.data();
+  ops::accumulate_episode_stats(dev, a);  // the caller's scratch; accumulates
   const auto got = sums.to_host();
   for (int k = 0; k < K; ++k) {
     double n = 0, r = 0, l = 0;
@@ -43,7 +49,13 @@ TEST_P(EpisodeStatsTest, SumsEndedEpisodesPerAgent) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EpisodeStatsTest, test::all_backends(), test::backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, EpisodeStatsTest,
+                         ::testing::Combine(::testing::Values(Backend::kCpu, Backend::kCuda),
+                                            ::testing::Values(int64_t{70}, int64_t{2500})),
+                         [](const auto& info) {
+                           return std::string(backend_name(std::get<0>(info.param))) + "_n" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
 
 }  // namespace
 }  // namespace acx

@@ -319,6 +319,7 @@ class Run {
     ou_state_.zero();
     episode_sums_ = Buffer<double>(dev_, 3 * K_);
     episode_sums_.zero();
+    episode_partial_ = Buffer<double>(dev_, static_cast<size_t>(episode_stats_scratch(K_, N_)));
 
     if (pbt_) {
       for (int k = 0; k < K_; ++k) {
@@ -495,7 +496,8 @@ class Run {
                                               sigma_.data()});
     }
     ops::accumulate_episode_stats(dev_, EpisodeStatsArgs{K_, N_, a.terminated, a.truncated, a.done_return,
-                                                         a.done_length, episode_sums_.data()});
+                                                         a.done_length, episode_sums_.data(),
+                                                         episode_partial_.data()});
     env_steps_ += N_;
     // 4. the updates due at this env step
     const int batch = agent_->config().batch;
@@ -1082,6 +1084,7 @@ class Run {
   std::unique_ptr<ThreadGovernor> governor_;
   Buffer<float> actions_, mu_, obs_prev_, low_, high_, sigma_, ou_state_, norm_obs_, norm_batch_obs_, norm_batch_next_;
   Buffer<double> episode_sums_;
+  Buffer<double> episode_partial_;  // the episode sums' per-chunk scratch (kernels/episode_stats.h)
   Buffer<float> merged_obs_;  // data-parallel: every rank's observations of a step, for the normalizer
   int64_t env_steps_ = 0, steps_at_start_ = 0;
   double wall_s_ = 0;
