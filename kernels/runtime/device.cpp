@@ -6,6 +6,8 @@
 #include <omp.h>
 
 #include <ostream>
+#include <string>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__SSE2__)
 #include <immintrin.h>
@@ -42,10 +44,52 @@ struct Device::State {
 
 const char* backend_name(Backend b) { return b == Backend::kCuda ? "cuda" : "cpu"; }
 
+std::string cuda_built_archs() {
+#if defined(ACX_CUDA_ARCHS)
+  return ACX_CUDA_ARCHS;
+#else
+  return "";
+#endif
+}
+
+std::string cuda_arch_mismatch(int major, int minor, const std::string& archs) {
+  const int cc = 10 * major + minor;
+  std::string list, entry;
+  std::vector<std::string> entries;
+  for (char c : archs + ";") {
+    if (c == ';' || c == ',' || c == ' ') {
+      if (!entry.empty()) entries.push_back(entry);
+      entry.clear();
+    } else {
+      entry += c;
+    }
+  }
+  if (entries.empty()) return "";
+  for (const std::string& e : entries) {
+    if (e == "native" || e.rfind("all", 0) == 0) return "";
+    const size_t dash = e.find('-');
+    const std::string num = e.substr(0, dash), kind = dash == std::string::npos ? "" : e.substr(dash + 1);
+    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) return "";
+    const int a = std::stoi(num);
+    const bool sass = kind != "virtual", ptx = kind != "real";
+    if (sass && a / 10 == major && a <= cc) return "";
+    if (ptx && a <= cc) return "";
+    list += (list.empty() ? "" : ", ") + (sass ? "sm_" + num : std::string()) +
+            (sass && ptx ? " + " : "") + (ptx ? "compute_" + num + " PTX" : std::string());
+  }
+  return "its compute capability is " + std::to_string(major) + "." + std::to_string(minor) +
+         ", and this acx has GPU code for " + list + " only: rebuild with -DCMAKE_CUDA_ARCHITECTURES=" +
+         std::to_string(cc);
+}
+
 std::string cuda_unusable_reason() {
   std::string why;
-  if (cuda_api::device_count(&why) > 0) return {};
-  return why.empty() ? std::string("no CUDA device") : why;
+  if (cuda_api::device_count(&why) == 0) return why.empty() ? std::string("no CUDA device") : why;
+  const std::string archs = cuda_built_archs();
+  if (archs.empty()) return {};
+  const cuda_api::DeviceProps p = cuda_api::properties(0);
+  const std::string mismatch = cuda_arch_mismatch(p.major, p.minor, archs);
+  return mismatch.empty() ? std::string() : "cuda:0 (" + p.name + ") cannot run it: " + mismatch;
 }
 
 Device Device::create(const std::string& spec, int cpu_threads, std::ostream* note) {
@@ -71,6 +115,12 @@ Device Device::create(const std::string& spec, int cpu_threads, std::ostream* no
     if (ordinal >= n) {
       throw UsageError("device " + quote_input(spec) + " requested but only " + std::to_string(n) +
                        " CUDA device(s) exist");
+    }
+    if (!cuda_built_archs().empty()) {
+      const cuda_api::DeviceProps p = cuda_api::properties(ordinal);
+      const std::string mismatch = cuda_arch_mismatch(p.major, p.minor, cuda_built_archs());
+      if (!mismatch.empty())
+        throw Error("device " + quote_input(spec) + " (" + p.name + ") cannot run this build: " + mismatch);
     }
   } else {
     throw UsageError("unknown device " + quote_input(spec) + ": expected cpu, cuda, cuda:N or auto");

@@ -82,7 +82,18 @@ class SubnormalsAsZero {
   int threads_ = 0;  // 0: nothing was changed
 };
 
-// Why the CUDA backend cannot be used here (empty when it can).
+// Why the CUDA backend cannot be used here (empty when it can): no device,
+// no driver, not built, or a GPU this build has no code for.
 std::string cuda_unusable_reason();
+
+// Why code built for `archs` (CMAKE_CUDA_ARCHITECTURES as written, e.g.
+// "80;90": each entry SASS and PTX, "-real" SASS only, "-virtual" PTX only)
+// cannot run on a GPU of compute capability major.minor; empty when it can.
+// SASS for sm_XY runs on X.Y and the later minors of X; PTX for compute_XY
+// is compiled by the driver for any capability from X.Y on. "native",
+// "all" and "all-major" are not second-guessed (empty).
+std::string cuda_arch_mismatch(int major, int minor, const std::string& archs);
+// The architectures this build's CUDA code was compiled for ("" without CUDA).
+std::string cuda_built_archs();
 
 }  // namespace acx
