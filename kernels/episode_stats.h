@@ -22,7 +22,7 @@ namespace acx {
 constexpr int64_t kEpisodeStatsChunk = 1024;
 
 // Chunks per agent, and the scratch the reduction needs: (K, chunks, 3) doubles.
-inline int64_t episode_stats_chunks(int64_t envs_per_agent) { return ceil_div(envs_per_agent, kEpisodeStatsChunk); }
+ACX_HD int64_t episode_stats_chunks(int64_t envs_per_agent) { return ceil_div(envs_per_agent, kEpisodeStatsChunk); }
 inline int64_t episode_stats_scratch(int n_agents, int64_t envs_per_agent) {
   return 3 * n_agents * episode_stats_chunks(envs_per_agent);
 }
