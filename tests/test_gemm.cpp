@@ -72,7 +72,11 @@ TEST_P(GemmTest, StridedBatchedMatchesFloat64Reference) {
 
 TEST_P(GemmTest, PackedGemmAndMembersAreIndependent) {
   ACX_DEVICE_OR_SKIP(dev, GetParam());
-  // Member e of a batched product equals a lone product with member e's data.
+  // Member e of a batched product equals a lone product with member e's data:
+  // bit for bit on the CPU (OpenBLAS runs one member's product the same way
+  // alone or in the batch) and under the emulation; within float32 rounding
+  // on a GPU, where cuBLAS chooses its kernel by batch count and alignment
+  // and promises no more than each product's accuracy.
   const int m = 6, n = 4, k = 5, batch = 3;
   const auto a = test::random_floats(m * k * batch, 1), b = test::random_floats(k * n * batch, 2);
   Buffer<float> da = Buffer<float>::from_host(dev, a), db = Buffer<float>::from_host(dev, b), dc(dev, m * n * batch);
@@ -84,7 +88,16 @@ TEST_P(GemmTest, PackedGemmAndMembersAreIndependent) {
     Buffer<float> one(dev, m * n);
     gemm(dev, s, 1.0f, da.data() + e * m * k, db.data() + e * k * n, 0.0f, one.data());
     const auto lone = one.to_host();
-    EXPECT_EQ(lone, std::vector<float>(all.begin() + e * m * n, all.begin() + (e + 1) * m * n)) << "member " << e;
+    const std::vector<float> member(all.begin() + e * m * n, all.begin() + (e + 1) * m * n);
+#if !defined(ACX_EMULATED_CUDA)
+    if (dev.is_cuda()) {
+      EXPECT_TRUE(test::all_close(lone, member, 1e-5 * k, 1e-6)) << "member " << e;
+      ASSERT_GT(test::l2_norm(lone), 0.0);
+      continue;
+    }
+#endif
+    EXPECT_EQ(lone, member) << "member " << e;
+    ASSERT_GT(test::l2_norm(lone), 0.0);
   }
 }
 
