@@ -14,9 +14,13 @@
 //   stream  = row * ceil(act_dim / 4) + d / 4 for action dimension d of row
 //             `row` (an env, or a sample of the batch), word d % 4 of the draw;
 //   counter = the env step (acting) or the update number (smoothing).
-// So the noise of (row, d) at a step is the same on the CPU and the GPU and
-// whatever the thread layout, and a resumed run draws what an uninterrupted
-// one would. (Only the OU state must be saved for that: it is the one piece of
+// So the Philox words of (row, d) at a step are the same bits on the CPU and
+// the GPU and whatever the thread layout, and a resumed run draws what an
+// uninterrupted one would. The noise made from them (Box-Muller's logf and
+// sqrtf, the polynomial sine and cosine below) is the same bits on the CPU
+// and under the emulation (one compiler, one libm); on a GPU, CUDA's logf
+// and nvcc's contraction of multiply-adds into FMAs can move it by an ulp or
+// two (docs/architecture.md, "What is bitwise"). (Only the OU state must be saved for that: it is the one piece of
 // exploration that carries over between steps.)
 //
 // Clipping propagates NaN (comparisons, not fminf/fmaxf), so a policy that

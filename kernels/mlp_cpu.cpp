@@ -4,7 +4,9 @@
 // thread count. The element-wise loops run over rows (member, sample) and,
 // inside, over features, passing each element its member and feature; the
 // column sums (bias, gain and shift gradients) run over blocks of features
-// and add the rows in order: the CUDA shells' order, so the same bits.
+// and add the rows in order: the CUDA shells' order, so the same bits as the
+// CUDA source run under the emulation (on a GPU, where nvcc contracts
+// multiply-adds into FMAs, the same order within float32 rounding).
 #include <algorithm>
 
 #include "kernels/mlp.h"
