@@ -236,6 +236,20 @@ std::string reconcile_checkpoints(dist::Comm& comm, const std::string& dir) {
   return done;
 }
 
+// A check that every rank holds the same `value`; else every rank stops
+// together with "the ranks' WHAT differ: ... ; WHY, stopping".
+std::function<void(const std::string&, const std::string&)> same_on_every_rank(dist::Comm& comm, std::string why) {
+  return [&comm, why](const std::string& what, const std::string& value) {
+    const std::vector<std::string> all = comm.all_gather(value);
+    for (size_t q = 1; q < all.size(); ++q) {
+      if (all[q] == all[0]) continue;
+      comm.mark_agreed_failure();  // every rank sees the same gathered values
+      throw Error(fmt::format("the ranks' {} differ: {} on rank {}, {} on rank 0; {}, stopping", what, all[q], q,
+                              all[0], why));
+    }
+  };
+}
+
 // PBT's rounds over MPI (host/learn/pbt.h).
 class MpiTransport : public PbtTransport {
  public:
@@ -287,16 +301,7 @@ TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::
   DataParallelHooks hooks;
   hooks.rank = r;
   hooks.grad_reduce = make_grad_reduce(comm, dev, deterministic, nccl);
-  hooks.check_same = [&comm](const std::string& what, const std::string& value) {
-    const std::vector<std::string> all = comm.all_gather(value);
-    for (size_t q = 1; q < all.size(); ++q) {
-      if (all[q] == all[0]) continue;
-      comm.mark_agreed_failure();  // every rank sees the same gathered values
-      throw Error(fmt::format("the ranks' {} differ: {} on rank {}, {} on rank 0; data-parallel learners must stay "
-                              "identical, stopping",
-                              what, all[q], q, all[0]));
-    }
-  };
+  hooks.check_same = same_on_every_rank(comm, "data-parallel learners must stay identical");
   hooks.all_gather = [&comm](const std::string& bytes) { return comm.all_gather(bytes); };
   const bool resume_rank = resume && fs::exists(fs::path(dir) / "config.toml");
   if (resume) {
@@ -426,6 +431,7 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
   hooks.members_per_rank = per;
   hooks.launch_seed = cfg.get_int("run.seed");
   hooks.transport = &transport;
+  hooks.check_same = same_on_every_rank(comm, "PBT's rounds need every rank at the same step");
   if (r == 0) hooks.lineage_path = (fs::path(out) / "pbt.csv").string();
   const Device dev = Device::create(device_for_rank(device, comm.local_rank()), cfg.get_int32("run.threads"),
                                     r == 0 ? &std::cerr : nullptr);

@@ -252,6 +252,14 @@ class Run {
     }
 
     if (cfg_.get_bool("pbt.enabled")) setup_pbt(pop);
+    // Ranks that depend on each other check that they agree (start step,
+    // state, checkpoints) through their launch's collective.
+    if (dp_) {
+      check_same_ = dp_->check_same;
+    } else if (pbt_ && pop_.transport->size() > 1) {
+      ACX_CHECK(static_cast<bool>(pop_.check_same), "a population launch without its agreement check");
+      check_same_ = pop_.check_same;
+    }
 
     AgentConfig acfg = agent_config(cfg_);
     if (dp_ && dp_->rank > 0) {
@@ -335,20 +343,10 @@ class Run {
     } else {
       env_->reset(mix_seed(stream_seed_, kSaltEnv));
     }
-    // Every data-parallel rank starts from a checkpoint of the same step, or
+    // Every coordinated rank starts from a checkpoint of the same step, or
     // none does (every rank takes part, with or without a checkpoint).
-    if (dp_) dp_->check_same("starting env step (from their checkpoints)", std::to_string(env_steps_));
-    if (pbt_) {
-      // Every rank of a population resumes from the same step (its rounds are collectives).
-      const std::vector<std::string> steps = pop_.transport->all_gather(std::to_string(env_steps_));
-      for (size_t q = 0; q < steps.size(); ++q)
-        if (steps[q] != steps[0])
-          throw UsageError(fmt::format("the ranks' checkpoints are at different env steps ({} on rank {}, {} on rank "
-                                       "0): PBT's rounds need every rank at the same step; resume each rank's "
-                                       "directory from one step",
-                                       steps[q], q, steps[0]));
-      start_lineage(start);
-    }
+    if (check_same_) check_same_("starting env step (from their checkpoints)", std::to_string(env_steps_));
+    if (pbt_) start_lineage(start);
     write_file_atomic((fs::path(out_) / "config.toml").string(),
                       cfg_.to_toml("acx train: the resolved configuration of this run. "
                                    "`acx train --config` this file to repeat it."));
@@ -520,19 +518,8 @@ class Run {
 
   // Whether this run's checkpoints must be at the same step as other
   // ranks' (data-parallel learners, a PBT population over several ranks).
-  bool coordinated() const { return dp_ != nullptr || (pbt_ && pop_.transport && pop_.transport->size() > 1); }
+  bool coordinated() const { return static_cast<bool>(check_same_); }
   int my_rank() const { return dp_ ? dp_->rank : (pop_.transport ? pop_.transport->rank() : 0); }
-  // Raises unless every coordinated rank reports the same `value`.
-  void agree(const std::string& what, const std::string& value) {
-    if (dp_) {
-      dp_->check_same(what, value);
-      return;
-    }
-    const std::vector<std::string> all = pop_.transport->all_gather(value);
-    for (size_t q = 1; q < all.size(); ++q)
-      if (all[q] != all[0])
-        throw Error(fmt::format("the ranks' {} differ: {} on rank {}, {} on rank 0", what, all[q], q, all[0]));
-  }
 
   // PBT in one process: the population is this run's agents.
   class LocalTransport : public PbtTransport {
@@ -930,7 +917,7 @@ class Run {
     // renames its own (a launch killed between is reconciled at resume).
     const fs::path next = fs::path(out_) / kCheckpointNextName;
     safetensors::save_safetensors(next.string(), checkpoint_tensors(), checkpoint_metadata(m));
-    agree("checkpoint written at env step", std::to_string(env_steps_));
+    check_same_("checkpoint written at env step", std::to_string(env_steps_));
     if (const char* die = std::getenv("ACX_DIST_TEST_DIE_BEFORE_RENAME"); die && *die == '1' && my_rank() == 1) {
       std::cerr << "acx train: test hook: rank 1 exits between writing and renaming its checkpoint\n";
       std::_Exit(3);  // tests/dist_data.sh: the resume must reconcile this
@@ -1069,6 +1056,9 @@ class Run {
   std::string out_;
   Output output_ = Output::kAll;
   const DataParallelHooks* dp_ = nullptr;  // one rank of data-parallel learners, or null
+  // Raises unless every rank this one depends on reports the same value:
+  // data-parallel learners, a PBT population over several ranks; else empty.
+  std::function<void(const std::string& what, const std::string& value)> check_same_;
   uint64_t stream_seed_ = 1;  // envs, exploration, replay: seed_, or keyed by the data-parallel rank
   EnvInfo info_;
   int K_ = 1;
@@ -1123,6 +1113,20 @@ Config resolve_train_config(const std::string& env, const std::string& config_fi
   if (!env.empty()) cfg.set("env.name", env, "--env");
   (void)find_registered_env(cfg.get_string("env.name"));
   return cfg;
+}
+
+Config resume_train_config(const std::string& dir, const std::vector<std::string>& overrides) {
+  const std::string path = (fs::path(dir) / "config.toml").string();
+  ACX_USAGE_CHECK(fs::exists(path), "cannot resume: " + path + " does not exist");
+  Config c(train_schema());
+  c.load_toml(path);
+  // A resumed run may only be made longer: every other option is the run's.
+  for (const std::string& o : overrides) {
+    ACX_USAGE_CHECK(o.rfind("run.total_env_steps=", 0) == 0,
+                    "--set " + quote_input(o) + ": with --resume only run.total_env_steps may be changed");
+    c.apply_override(o);
+  }
+  return c;
 }
 
 TrainResult train(const Device& dev, Config cfg, const std::string& out_dir, bool resume, Output output,

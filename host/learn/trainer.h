@@ -42,6 +42,10 @@ struct TrainResult {
 // defaults, then `config_file` (may be empty), then the --set overrides.
 Config resolve_train_config(const std::string& env, const std::string& config_file,
                             const std::vector<std::string>& overrides);
+// The config of the run in `dir` for `acx train --resume`: its own
+// config.toml, with `overrides` of run.total_env_steps only (a resumed run
+// may only be made longer); UsageError for another key or no config.toml.
+Config resume_train_config(const std::string& dir, const std::vector<std::string>& overrides);
 
 // What one rank of data-parallel learners (dist.mode = data,
 // host/learn/distributed.h) adds to a run.
@@ -66,6 +70,9 @@ struct PopulationHooks {
   int64_t launch_seed = 0;  // the launch's run.seed: keys the rounds' draws on every rank
   PbtTransport* transport = nullptr;
   std::string lineage_path;  // where this rank writes pbt.csv ("" : it does not)
+  // As DataParallelHooks::check_same: the rounds tie the ranks, so they
+  // start, and checkpoint, at one step.
+  std::function<void(const std::string& what, const std::string& value)> check_same;
 };
 
 // What a run prints: the progress line on stderr and the summary on stdout
