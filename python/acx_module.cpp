@@ -21,7 +21,6 @@
 #include <malloc.h>
 #endif
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -68,6 +67,14 @@ void splice_envs(std::vector<HostArray>& into, const std::vector<HostArray>& fro
         if (mask[i]) std::memcpy(&a.bytes[i * row], &b->bytes[i * row], row);
     }
   }
+}
+
+// A NumPy array that owns `values` (freed with the array): what the module
+// returns when it hands out a copy rather than a view.
+nb::ndarray<nb::numpy, float> owned_array(std::vector<float> values, std::vector<size_t> shape) {
+  auto* owned = new std::vector<float>(std::move(values));
+  nb::capsule del(owned, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
+  return nb::ndarray<nb::numpy, float>(owned->data(), shape.size(), shape.data(), del);
 }
 
 uint64_t random_seed() {
@@ -192,11 +199,8 @@ class PyVecEnv {
   }
   void set_auto_reset(bool on) { env_->set_auto_reset(on); }
   nb::ndarray<nb::numpy, float> state() const {
-    std::vector<float> s = env_->state_host();
-    auto* owned = new std::vector<float>(std::move(s));
-    nb::capsule del(owned, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
-    return nb::ndarray<nb::numpy, float>(owned->data(), {static_cast<size_t>(num_envs()),
-                                                         static_cast<size_t>(info().state_dim)}, del);
+    return owned_array(env_->state_host(),
+                       {static_cast<size_t>(num_envs()), static_cast<size_t>(info().state_dim)});
   }
 
   // Views of the env's own buffers (see the file's comment).
@@ -241,24 +245,21 @@ class PyPolicy {
     const size_t n = obs.shape(1);
     for (size_t i = 0; i < obs.size(); ++i)
       if (!std::isfinite(obs.data()[i])) throw UsageError("observations must be finite (element " + std::to_string(i) + ")");
-    auto* out = new std::vector<float>(K * n * ad);
-    nb::capsule del(out, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
+    std::vector<float> out(K * n * ad);
     {
       nb::gil_scoped_release release;
-      policy_.act(obs.data(), static_cast<int64_t>(n), out->data());
+      policy_.act(obs.data(), static_cast<int64_t>(n), out.data());
     }
-    return nb::ndarray<nb::numpy, float>(out->data(), {K, n, ad}, del);
+    return owned_array(std::move(out), {K, n, ad});
   }
 
   nb::dict parameters() const {
     nb::dict d;
     for (const HostArray& a : policy_.parameters()) {
       ACX_CHECK(a.dtype == "F32", "actor layers are float32");
-      auto* v = new std::vector<float>(a.bytes.size() / sizeof(float));
-      std::memcpy(v->data(), a.bytes.data(), a.bytes.size());
-      nb::capsule del(v, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
-      std::vector<size_t> shape(a.shape.begin(), a.shape.end());
-      d[a.name.c_str()] = nb::ndarray<nb::numpy, float>(v->data(), shape.size(), shape.data(), del);
+      std::vector<float> v(a.bytes.size() / sizeof(float));
+      std::memcpy(v.data(), a.bytes.data(), a.bytes.size());
+      d[a.name.c_str()] = owned_array(std::move(v), std::vector<size_t>(a.shape.begin(), a.shape.end()));
     }
     return d;
   }
@@ -289,15 +290,10 @@ std::pair<std::string, std::string> train_run(const std::string& env, const std:
   std::string summary_path;
   {
     nb::gil_scoped_release release;
-    if (resume) {
-      Config cfg = resolve_train_config("", (std::filesystem::path(out) / "config.toml").string(), overrides);
-      const Device dev = Device::create(device, cfg.get_int32("run.threads"), &std::cerr);
-      summary_path = train(dev, cfg, out, true, quiet ? Output::kQuiet : Output::kProgress).summary_path;
-    } else {
-      Config cfg = resolve_train_config(env, config_file, overrides);
-      const Device dev = Device::create(device, cfg.get_int32("run.threads"), &std::cerr);
-      summary_path = train(dev, cfg, out, false, quiet ? Output::kQuiet : Output::kProgress).summary_path;
-    }
+    // The config `acx train` (or `acx train --resume`) would run.
+    Config cfg = resume ? resume_train_config(out, overrides) : resolve_train_config(env, config_file, overrides);
+    const Device dev = Device::create(device, cfg.get_int32("run.threads"), &std::cerr);
+    summary_path = train(dev, std::move(cfg), out, resume, quiet ? Output::kQuiet : Output::kProgress).summary_path;
   }
   return {out, read_file(summary_path, 64 << 20, "summary.json")};
 }

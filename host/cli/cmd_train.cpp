@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -31,22 +30,11 @@ void run_train(const TrainArgs& a) {
     std::cout << training_options_markdown();
     return;
   }
-  namespace fs = std::filesystem;
   Config cfg = [&] {
     if (!a.resume.empty()) {
       ACX_USAGE_CHECK(a.env.empty() && a.algo.empty() && a.config.empty() && !a.seed && !a.agents,
                       "--resume takes the run's own config.toml; drop --env/--algo/--config/--seed/--agents");
-      const std::string path = (fs::path(a.resume) / "config.toml").string();
-      ACX_USAGE_CHECK(fs::exists(path), "cannot resume: " + path + " does not exist");
-      Config c(train_schema());
-      c.load_toml(path);
-      // A resumed run may only be made longer: every other option is the run's.
-      for (const std::string& o : a.set) {
-        ACX_USAGE_CHECK(o.rfind("run.total_env_steps=", 0) == 0,
-                        "--set " + quote_input(o) + ": with --resume only run.total_env_steps may be changed");
-        c.apply_override(o);
-      }
-      return c;
+      return resume_train_config(a.resume, a.set);
     }
     Config c = resolve_train_config(a.env, a.config, a.set);
     if (!a.algo.empty()) c.apply_override("algo.name=\"" + a.algo + "\"");
