@@ -33,16 +33,12 @@ COMMON=(--env pendulum --set dist.mode=data --set run.threads=1 --set run.total_
         --set run.checkpoint_every=1000 --set run.eval_every=1000 --set run.eval_episodes=2 --set run.log_every=500)
 
 same_agents_other_envs() {  # DIR: rank-0 and rank-1 checkpoints
-  "$PY" - "$1" <<'PYEOF'
-import json, struct, sys
-def tensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        head = json.loads(f.read(n))
-        data = f.read()
-    head.pop("__metadata__", None)
-    return {k: data[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in head.items()}
-a, b = (tensors(f"{sys.argv[1]}/rank-{r}/checkpoint.safetensors") for r in (0, 1))
+  "$PY" - "$1" "$ROOT/tools" <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+from same_run import read_safetensors  # (metadata, {name: (dtype, shape, bytes)})
+a, b = ({k: t[2] for k, t in read_safetensors(f"{sys.argv[1]}/rank-{r}/checkpoint.safetensors")[1].items()}
+        for r in (0, 1))
 agent = [k for k in a if k.split(".")[0] in ("actor", "actor_target", "actor_opt", "critic", "critic_target", "critic_opt")]
 assert len(agent) >= 8, agent
 differ = [k for k in agent if a[k] != b[k]]
@@ -113,16 +109,12 @@ fi
 "${MPI[@]}" "$ACX" train "${COMMON[@]}" --set obs_norm.enabled=true --out "$T/norm" >/dev/null 2>"$T/norm.err"
 check "data-parallel pendulum with obs_norm trains (exit $?)" $?
 same_agents_other_envs "$T/norm"; check "obs_norm: ranks hold the same agent" $?
-"$PY" - "$T/norm" <<'PYEOF2'
-import json, struct, sys
-def tensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        head = json.loads(f.read(n))
-        data = f.read()
-    meta = head.pop("__metadata__", {})
-    return meta, {k: data[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in head.items()}
-(m0, a), (m1, b) = (tensors(f"{sys.argv[1]}/rank-{r}/checkpoint.safetensors") for r in (0, 1))
+"$PY" - "$T/norm" "$ROOT/tools" <<'PYEOF2'
+import struct, sys
+sys.path.insert(0, sys.argv[2])
+from same_run import read_safetensors  # (metadata, {name: (dtype, shape, bytes)})
+(m0, a), (m1, b) = (read_safetensors(f"{sys.argv[1]}/rank-{r}/checkpoint.safetensors") for r in (0, 1))
+a, b = ({k: t[2] for k, t in x.items()} for x in (a, b))
 norm = sorted(k for k in a if k.startswith("obs_norm."))
 assert norm and all(a[k] == b[k] for k in norm), f"normalizer tensors differ between the ranks: {norm}"
 count = struct.unpack("<d", a["obs_norm.count"][:8])[0]

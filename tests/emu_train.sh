@@ -39,22 +39,15 @@ check "the resumed run is bit for bit the uninterrupted one" $?
 
 "$ACX" train --device cpu "${RUN[@]}" --set run.total_env_steps=400 --out "$T/cpu" >/dev/null 2>"$T/cpu.err"
 check "the same run on the cpu backend (exit $?)" $?
-"$PY" - "$T/a" "$T/cpu" <<'PYEOF'
+"$PY" - "$T/a" "$T/cpu" "$ROOT/tools" <<'PYEOF'
 import json, struct, sys
+sys.path.insert(0, sys.argv[3])
+from same_run import read_safetensors  # (metadata, {name: (dtype, shape, bytes)})
 # Tolerance: parameters within 1e-4 absolute + 1e-3 relative of the CPU's,
 # every metric within 1e-3 relative; exact equality is reported when it holds.
 def tensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        head = json.loads(f.read(n))
-        data = f.read()
-    head.pop("__metadata__", None)
-    out = {}
-    for k, v in head.items():
-        if v["dtype"] == "F32":
-            b = data[v["data_offsets"][0]:v["data_offsets"][1]]
-            out[k] = struct.unpack(f"<{len(b) // 4}f", b)
-    return out
+    return {k: struct.unpack(f"<{len(b) // 4}f", b) for k, (dtype, _, b) in read_safetensors(path)[1].items()
+            if dtype == "F32"}
 a, c = (tensors(f"{d}/checkpoint.safetensors") for d in sys.argv[1:3])
 worst, exact = 0.0, True
 for k in ("actor.params", "critic.params", "actor_opt.v", "critic_opt.m"):
