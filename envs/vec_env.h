@@ -43,6 +43,10 @@ class VecEnv {
   // Steps every env with `actions` (n_envs, act_dim), device memory, as given
   // (each env applies its own clipping rules).
   virtual void step(const float* actions) = 0;
+  // Whether step() is device work only, with no host copies or waits (what
+  // a CUDA graph of the training iteration needs); the MuJoCo tasks step on
+  // the host and are not.
+  virtual bool steps_on_device() const { return true; }
   // Puts env i in physical state row i of `states` (n_envs, state_dim),
   // device memory; episode counters restart at zero.
   virtual void set_state(const float* states) = 0;

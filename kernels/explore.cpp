@@ -53,7 +53,7 @@ std::vector<float> log_uniform_sigmas(int64_t n_envs, float sigma_min, float sig
 namespace ops {
 
 void gaussian_explore(const Device& dev, int64_t n_rows, int act_dim, const float* mu, const float* low,
-                      const float* high, const float* sigma, uint64_t seed, uint64_t step, float* action) {
+                      const float* high, const float* sigma, uint64_t seed, DeviceCounter step, float* action) {
   check_rows(n_rows, act_dim);
   GaussianNoiseArgs a{n_rows, act_dim, mu, sigma, low, high, seed, step, action};
   if (dev.is_cuda()) {
@@ -76,7 +76,7 @@ void redraw_sigma(const Device& dev, const RedrawSigmaArgs& a) {
 
 void ou_explore(const Device& dev, int64_t n_rows, int act_dim, const float* mu, const float* low, const float* high,
                 const OuConfig& cfg, const float* sigma, const uint8_t* terminated, const uint8_t* truncated,
-                uint64_t seed, uint64_t step, float* state, float* action) {
+                uint64_t seed, DeviceCounter step, float* state, float* action) {
   check_rows(n_rows, act_dim);
   ACX_USAGE_CHECK(cfg.theta >= 0 && cfg.dt > 0, "OU noise needs theta >= 0 and dt > 0");
   OuNoiseArgs a{n_rows, act_dim, cfg.theta, cfg.mean, cfg.dt, sigma, terminated, truncated,
@@ -89,7 +89,7 @@ void ou_explore(const Device& dev, int64_t n_rows, int act_dim, const float* mu,
 }
 
 void uniform_actions(const Device& dev, int64_t n_rows, int act_dim, const float* low, const float* high,
-                     uint64_t seed, uint64_t step, float* action) {
+                     uint64_t seed, DeviceCounter step, float* action) {
   check_rows(n_rows, act_dim);
   UniformActionArgs a{n_rows, act_dim, low, high, seed, step, action};
   if (dev.is_cuda()) {
@@ -100,7 +100,7 @@ void uniform_actions(const Device& dev, int64_t n_rows, int act_dim, const float
 }
 
 void smooth_target_actions(const Device& dev, int64_t n_rows, int act_dim, const float* mu, const float* low,
-                           const float* high, float sigma, float noise_clip, uint64_t seed, uint64_t update,
+                           const float* high, float sigma, float noise_clip, uint64_t seed, DeviceCounter update,
                            float* action) {
   check_rows(n_rows, act_dim);
   ACX_USAGE_CHECK(sigma >= 0 && noise_clip >= 0, "target smoothing needs sigma >= 0 and noise_clip >= 0");

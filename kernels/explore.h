@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/counter.h"
 #include "kernels/philox.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/common.h"
@@ -104,7 +105,7 @@ struct GaussianNoiseArgs {
   const float* low;    // (act_dim)
   const float* high;   // (act_dim)
   uint64_t seed;
-  uint64_t step;
+  DeviceCounter step;        // the vector step (kernels/counter.h)
   float* action;       // (n_rows, act_dim)
 };
 
@@ -112,7 +113,7 @@ ACX_HD void gaussian_noise_at(const GaussianNoiseArgs& a, int64_t i) {
   const int64_t row = i / a.act_dim;
   const int d = static_cast<int>(i % a.act_dim);
   const float lo = a.low[d], hi = a.high[d];
-  const float z = noise_normal(a.seed, RngPurpose::kExploration, row, a.act_dim, d, a.step);
+  const float z = noise_normal(a.seed, RngPurpose::kExploration, row, a.act_dim, d, a.step.get());
   a.action[i] = clip_action(a.mu[i] + a.sigma[row] * (0.5f * (hi - lo)) * z, lo, hi);
 }
 
@@ -131,7 +132,7 @@ struct OuNoiseArgs {
   const float* low;            // (act_dim)
   const float* high;           // (act_dim)
   uint64_t seed;
-  uint64_t step;
+  DeviceCounter step;        // the vector step (kernels/counter.h)
   float* state;                // (n_rows, act_dim) x, in/out
   float* action;               // (n_rows, act_dim)
 };
@@ -141,7 +142,7 @@ ACX_HD void ou_noise_at(const OuNoiseArgs& a, int64_t i) {
   const int d = static_cast<int>(i % a.act_dim);
   const bool restart = (a.terminated && a.terminated[row]) || (a.truncated && a.truncated[row]);
   float x = restart ? 0.0f : a.state[i];
-  const float z = noise_normal(a.seed, RngPurpose::kExploration, row, a.act_dim, d, a.step);
+  const float z = noise_normal(a.seed, RngPurpose::kExploration, row, a.act_dim, d, a.step.get());
   x += a.theta * (a.mean - x) * a.dt + a.sigma[row] * sqrtf(a.dt) * z;
   a.state[i] = x;
   const float lo = a.low[d], hi = a.high[d];
@@ -155,7 +156,7 @@ struct UniformActionArgs {
   const float* low;   // (act_dim)
   const float* high;  // (act_dim)
   uint64_t seed;
-  uint64_t step;
+  DeviceCounter step;        // the vector step (kernels/counter.h)
   float* action;      // (n_rows, act_dim)
 };
 
@@ -163,7 +164,7 @@ ACX_HD void uniform_action_at(const UniformActionArgs& a, int64_t i) {
   const int64_t row = i / a.act_dim;
   const int d = static_cast<int>(i % a.act_dim);
   const float lo = a.low[d], hi = a.high[d];
-  const float u = noise_uniform(a.seed, RngPurpose::kWarmup, row, a.act_dim, d, a.step);
+  const float u = noise_uniform(a.seed, RngPurpose::kWarmup, row, a.act_dim, d, a.step.get());
   a.action[i] = clip_action(lo + (hi - lo) * u, lo, hi);
 }
 
@@ -177,7 +178,7 @@ struct SmoothingArgs {
   const float* low;    // (act_dim)
   const float* high;   // (act_dim)
   uint64_t seed;
-  uint64_t update;     // the update number
+  DeviceCounter update;  // the update number
   float* action;       // (n_rows, act_dim)
 };
 
@@ -185,7 +186,7 @@ ACX_HD void smoothing_at(const SmoothingArgs& a, int64_t i) {
   const int64_t row = i / a.act_dim;
   const int d = static_cast<int>(i % a.act_dim);
   const float lo = a.low[d], hi = a.high[d];
-  const float z = noise_normal(a.seed, RngPurpose::kTargetSmoothing, row, a.act_dim, d, a.update);
+  const float z = noise_normal(a.seed, RngPurpose::kTargetSmoothing, row, a.act_dim, d, a.update.get());
   const float eps = clip_action(a.sigma * z, -a.noise_clip, a.noise_clip);
   a.action[i] = clip_action(a.mu[i] + eps * (0.5f * (hi - lo)), lo, hi);
 }
@@ -203,7 +204,7 @@ struct RedrawSigmaArgs {
   const uint8_t* terminated; // (n_rows), or null
   const uint8_t* truncated;  // (n_rows), or null
   uint64_t seed;
-  uint64_t step;             // the vector step that just ended the episodes
+  DeviceCounter step;        // the vector step that just ended the episodes
   float* sigma;              // (n_rows)
 };
 
@@ -211,7 +212,7 @@ ACX_HD void redraw_sigma_at(const RedrawSigmaArgs& a, int64_t r) {
   const bool done = (a.terminated && a.terminated[r]) || (a.truncated && a.truncated[r]);
   if (!done) return;
   const float hi = a.sigma_hi[r / a.n_envs];
-  const float u = noise_uniform(a.seed, RngPurpose::kExploreScale, r, 1, 0, a.step);
+  const float u = noise_uniform(a.seed, RngPurpose::kExploreScale, r, 1, 0, a.step.get());
   a.sigma[r] = a.lo * expf(u * logf(hi / a.lo));
 }
 
@@ -253,21 +254,21 @@ namespace ops {
 
 // action = clip(mu + sigma[row] h N(0, 1), low, high); sigma (n_rows) on the device.
 void gaussian_explore(const Device& dev, int64_t n_rows, int act_dim, const float* mu, const float* low,
-                      const float* high, const float* sigma, uint64_t seed, uint64_t step, float* action);
+                      const float* high, const float* sigma, uint64_t seed, DeviceCounter step, float* action);
 // One OU step per row (state (n_rows, act_dim); zero it to start), restarting
 // rows whose terminated or truncated flag (n_rows, of the step just taken;
 // either may be null) is set, then action = clip(mu + h x, low, high).
 void ou_explore(const Device& dev, int64_t n_rows, int act_dim, const float* mu, const float* low, const float* high,
                 const OuConfig& cfg, const float* sigma, const uint8_t* terminated, const uint8_t* truncated,
-                uint64_t seed, uint64_t step, float* state, float* action);
+                uint64_t seed, DeviceCounter step, float* state, float* action);
 // Warm-up actions, uniform in [low, high].
 void uniform_actions(const Device& dev, int64_t n_rows, int act_dim, const float* low, const float* high,
-                     uint64_t seed, uint64_t step, float* action);
+                     uint64_t seed, DeviceCounter step, float* action);
 // Redraws sigma[r] for the rows whose episode just ended (RedrawSigmaArgs).
 void redraw_sigma(const Device& dev, const RedrawSigmaArgs& a);
 // TD3's smoothed target actions a' = clip(mu + clip(sigma N, -c, c) h, low, high).
 void smooth_target_actions(const Device& dev, int64_t n_rows, int act_dim, const float* mu, const float* low,
-                           const float* high, float sigma, float noise_clip, uint64_t seed, uint64_t update,
+                           const float* high, float sigma, float noise_clip, uint64_t seed, DeviceCounter update,
                            float* action);
 }  // namespace ops
 

@@ -10,34 +10,62 @@
 
 namespace acx::ops {
 
-void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step, float* params, float* m, float* v,
-               const float* grads, const float* member_lr, int64_t member_size) {
-  ACX_CHECK(step >= 1, "Adam steps count from 1");
-  ACX_CHECK(member_lr == nullptr || (member_size >= 1 && n % member_size == 0),
-            "per-member Adam learning rates need n to be a multiple of the member size");
-  const double t = static_cast<double>(step);
-  AdamArgs a;
+namespace {
+AdamArgs adam_args(const AdamConfig& cfg, float* params, float* m, float* v, const float* grads,
+                   const float* member_lr, int64_t member_size) {
+  ACX_CHECK(member_lr == nullptr || member_size >= 1, "per-member Adam learning rates need a member size");
+  AdamArgs a{};
   a.lr = cfg.lr;
   a.beta1 = cfg.beta1;
   a.beta2 = cfg.beta2;
   a.eps = cfg.eps;
   a.weight_decay = cfg.weight_decay;
-  const double bc1 = 1.0 - std::pow(static_cast<double>(cfg.beta1), t);  // Adam's first bias correction
-  a.step_size = static_cast<float>(cfg.lr / bc1);
-  a.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(static_cast<double>(cfg.beta2), t)));
   a.decoupled = cfg.decoupled ? 1 : 0;
+  a.state = nullptr;
   a.member_lr = member_lr;
   a.member_size = member_lr ? member_size : 1;
-  a.inv_bc1 = static_cast<float>(1.0 / bc1);
   a.params = params;
   a.m = m;
   a.v = v;
   a.grads = grads;
+  return a;
+}
+
+void adam_update(const Device& dev, const AdamArgs& a, int64_t n) {
+  ACX_CHECK(a.member_lr == nullptr || n % a.member_size == 0,
+            "per-member Adam learning rates need n to be a multiple of the member size");
   if (dev.is_cuda()) {
     ACX_ON_CUDA(cuda_kernels::adam_update(a, n, dev.stream()));
   } else {
     cpu_kernels::adam_update(a, n);
   }
+}
+}  // namespace
+
+void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step, float* params, float* m, float* v,
+               const float* grads, const float* member_lr, int64_t member_size) {
+  ACX_CHECK(step >= 1, "Adam steps count from 1");
+  AdamArgs a = adam_args(cfg, params, m, v, grads, member_lr, member_size);
+  const double t = static_cast<double>(step);
+  const double bc1 = 1.0 - std::pow(static_cast<double>(cfg.beta1), t);  // Adam's first bias correction
+  a.step_size = static_cast<float>(cfg.lr / bc1);
+  a.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(static_cast<double>(cfg.beta2), t)));
+  a.inv_bc1 = static_cast<float>(1.0 / bc1);
+  adam_update(dev, a, n);
+}
+
+void adam_step_counted(const Device& dev, int64_t n, const AdamConfig& cfg, AdamStepState* state, float* params, float* m,
+               float* v, const float* grads, const float* member_lr, int64_t member_size) {
+  ACX_CHECK(state != nullptr, "adam_step_counted: no step state");
+  const AdamAdvanceArgs adv{cfg.lr, cfg.beta1, cfg.beta2, state};
+  if (dev.is_cuda()) {
+    ACX_ON_CUDA(cuda_kernels::adam_advance(adv, dev.stream()));
+  } else {
+    cpu_kernels::adam_advance(adv);
+  }
+  AdamArgs a = adam_args(cfg, params, m, v, grads, member_lr, member_size);
+  a.state = state;
+  adam_update(dev, a, n);
 }
 
 void polyak_update(const Device& dev, int64_t n, float tau, const float* online, float* target) {

@@ -16,6 +16,11 @@ namespace acx {
 namespace {
 
 constexpr int kBlock = 256;
+constexpr int kScalarBlock = 32;  // the one-thread step kernels
+
+__global__ void adam_advance_kernel(AdamAdvanceArgs a) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) adam_advance_at(a);
+}
 
 __global__ void adam_update_kernel(AdamArgs a, int64_t n) {
   ACX_GRID_STRIDE_LOOP(i, n) adam_update_at(a, i);
@@ -62,6 +67,10 @@ cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 }  // namespace
 
 namespace cuda_kernels {
+
+void adam_advance(const AdamAdvanceArgs& a, void* stream) {
+  ACX_LAUNCH(adam_advance_kernel, 1, kScalarBlock, 0, as_stream(stream), a);
+}
 
 void adam_update(const AdamArgs& a, int64_t n, void* stream) {
   ACX_LAUNCH(adam_update_kernel, grid_for(n, kBlock), kBlock, 0, as_stream(stream), a, n);

@@ -32,10 +32,40 @@ struct AdamConfig {
   bool decoupled = false;  // true: AdamW
 };
 
+// Adam's step count in device memory, with the scalars that follow from
+// it: what a step reads when it runs, so that a captured CUDA graph takes
+// every step with the right bias corrections (kernels/counter.h says why).
+struct AdamStepState {
+  int64_t step;        // steps taken, the current one included
+  float step_size;     // lr / (1 - beta1^step)
+  float inv_sqrt_bc2;  // 1 / sqrt(1 - beta2^step)
+  float inv_bc1;       // 1 / (1 - beta1^step)
+  float unused;
+};
+
+// step + 1, then its scalars, in float64 as the host computes them for
+// ops::adam_step (one thread).
+struct AdamAdvanceArgs {
+  float lr, beta1, beta2;
+  AdamStepState* state;
+};
+
+ACX_HD void adam_advance_at(const AdamAdvanceArgs& a) {
+  AdamStepState& s = *a.state;
+  s.step += 1;
+  const double t = static_cast<double>(s.step);
+  const double bc1 = 1.0 - pow(static_cast<double>(a.beta1), t);
+  s.step_size = static_cast<float>(a.lr / bc1);
+  s.inv_sqrt_bc2 = static_cast<float>(1.0 / sqrt(1.0 - pow(static_cast<double>(a.beta2), t)));
+  s.inv_bc1 = static_cast<float>(1.0 / bc1);
+}
+
 struct AdamArgs {
   float lr, beta1, beta2, eps, weight_decay;
   float step_size;     // lr / (1 - beta1^t), computed in float64 on the host
   float inv_sqrt_bc2;  // 1 / sqrt(1 - beta2^t)
+  // Or null: the three scalars come from here, read when the kernel runs.
+  const AdamStepState* state;
   int decoupled;
   // Per-member learning rates (hyper-parameter variants), or null: element
   // i uses member_lr[i / member_size] and step size member_lr * inv_bc1.
@@ -51,10 +81,15 @@ struct AdamArgs {
 ACX_HD void adam_update_at(const AdamArgs& a, int64_t i) {
   float p = a.params[i];
   float g = a.grads[i];
-  float lr = a.lr, step_size = a.step_size;
+  float lr = a.lr, step_size = a.step_size, inv_sqrt_bc2 = a.inv_sqrt_bc2, inv_bc1 = a.inv_bc1;
+  if (a.state != nullptr) {
+    step_size = a.state->step_size;
+    inv_sqrt_bc2 = a.state->inv_sqrt_bc2;
+    inv_bc1 = a.state->inv_bc1;
+  }
   if (a.member_lr != nullptr) {
     lr = a.member_lr[i / a.member_size];
-    step_size = lr * a.inv_bc1;
+    step_size = lr * inv_bc1;
   }
   if (a.decoupled) {
     p -= lr * a.weight_decay * p;
@@ -63,7 +98,7 @@ ACX_HD void adam_update_at(const AdamArgs& a, int64_t i) {
   }
   const float m = a.beta1 * a.m[i] + (1.0f - a.beta1) * g;
   const float v = a.beta2 * a.v[i] + (1.0f - a.beta2) * g * g;
-  const float denom = sqrtf(v) * a.inv_sqrt_bc2 + a.eps;
+  const float denom = sqrtf(v) * inv_sqrt_bc2 + a.eps;
   a.params[i] = p - step_size * (m / denom);
   a.m[i] = m;
   a.v[i] = v;
@@ -152,6 +187,11 @@ namespace ops {
 // of cfg.lr (per-agent variants).
 void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step, float* params, float* m, float* v,
                const float* grads, const float* member_lr = nullptr, int64_t member_size = 0);
+// The same step with its count in device memory: state->step + 1 and its
+// bias corrections (adam_advance_at), then the update reading them; bitwise
+// adam_step(..., state->step + 1, ...) on the CPU and under the emulation.
+void adam_step_counted(const Device& dev, int64_t n, const AdamConfig& cfg, AdamStepState* state, float* params, float* m,
+               float* v, const float* grads, const float* member_lr = nullptr, int64_t member_size = 0);
 // target <- tau online + (1 - tau) target (ops::axpby).
 void polyak_update(const Device& dev, int64_t n, float tau, const float* online, float* target);
 // The scratch of clip_grad_norm (per-chunk partial sums, per-member
@@ -176,6 +216,7 @@ void td_loss_grad(const Device& dev, TdLoss kind, float huber_delta, int n_membe
 
 // ---- shells -------------------------------------------------------------------------------
 namespace cpu_kernels {
+void adam_advance(const AdamAdvanceArgs& a);
 void adam_update(const AdamArgs& a, int64_t n);
 void norm_partials(const NormPartialArgs& a, int n_members);
 void clip_finalize(const ClipArgs& a, int n_members);
@@ -184,6 +225,7 @@ void td_grad(const TdLossArgs& a, int n_members);  // dq, and loss when not null
 }  // namespace cpu_kernels
 
 namespace cuda_kernels {
+void adam_advance(const AdamAdvanceArgs& a, void* stream);
 void adam_update(const AdamArgs& a, int64_t n, void* stream);
 void norm_partials(const NormPartialArgs& a, int n_members, void* stream);
 void clip_finalize(const ClipArgs& a, int n_members, void* stream);

@@ -5,6 +5,8 @@
 
 namespace acx::cpu_kernels {
 
+void adam_advance(const AdamAdvanceArgs& a) { adam_advance_at(a); }
+
 void adam_update(const AdamArgs& a, int64_t n) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) adam_update_at(a, i);

@@ -85,6 +85,8 @@ ReplayBuffer::ReplayBuffer(const Device& dev, const ReplayConfig& cfg) : dev_(de
   next_obs_.zero();
   terminated_.zero();
   truncated_.zero();
+  ring_ = Buffer<RingPosition>(dev, 1);
+  ring_.zero();
 }
 
 int64_t ReplayBuffer::bytes_for(const ReplayConfig& cfg) {
@@ -106,6 +108,7 @@ void ReplayBuffer::store(const float* obs, const float* action, const float* rew
   a.obs_dim = cfg_.obs_dim;
   a.act_dim = cfg_.act_dim;
   a.slot = head_;
+  a.ring = ring_.data();
   a.src_obs = obs;
   a.src_action = action;
   a.src_reward = reward;
@@ -123,6 +126,7 @@ void ReplayBuffer::store(const float* obs, const float* action, const float* rew
   } else {
     cpu_kernels::replay_store(a);
   }
+  ops::advance_ring(dev_, ring_.data(), capacity_steps_);
   head_ = (head_ + 1) % capacity_steps_;
   size_steps_ = std::min(size_steps_ + 1, capacity_steps_);
 }
@@ -131,7 +135,7 @@ ReplayBatch ReplayBuffer::make_batch(int batch, bool with_index) const {
   return ReplayBatch(dev_, static_cast<int64_t>(cfg_.n_members) * batch, cfg_.obs_dim, cfg_.act_dim, with_index);
 }
 
-void ReplayBuffer::sample(int batch, uint64_t seed, uint64_t counter, ReplayBatch& out) const {
+void ReplayBuffer::sample(int batch, uint64_t seed, DeviceCounter counter, ReplayBatch& out) const {
   ACX_CHECK(batch >= 1, "replay sample: batch must be >= 1, got " + std::to_string(batch));
   const int64_t per_member = size() / cfg_.n_members;
   ACX_CHECK(batch <= per_member, "replay sample: batch " + std::to_string(batch) + " is larger than the " +
@@ -151,6 +155,7 @@ void ReplayBuffer::sample(int batch, uint64_t seed, uint64_t counter, ReplayBatc
   a.capacity_steps = capacity_steps_;
   a.head = head_;
   a.size_steps = size_steps_;
+  a.ring = ring_.data();
   a.envs_per_member = cfg_.n_envs / cfg_.n_members;
   a.batch = batch;
   a.obs = obs_.data();
@@ -222,6 +227,14 @@ void ReplayBuffer::from_host(const std::vector<HostArray>& arrays) {
   restore(truncated_, h_truncated);
   head_ = ring[4];
   size_steps_ = ring[5];
+  const RingPosition pos{head_, size_steps_};
+  ring_.copy_from_host(&pos, 1);
+}
+
+RingPosition ReplayBuffer::device_ring() const {
+  RingPosition pos{};
+  ring_.copy_to_host(&pos, 1);
+  return pos;
 }
 
 }  // namespace acx

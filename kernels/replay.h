@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/counter.h"
 #include "kernels/philox.h"
 #include "kernels/runtime/buffer.h"
 #include "kernels/runtime/common.h"
@@ -56,7 +57,8 @@ namespace acx {
 struct ReplayStoreArgs {
   int64_t n_envs;
   int obs_dim, act_dim;
-  int64_t slot;                 // the row written
+  int64_t slot;                 // the row written, when ring is null
+  const RingPosition* ring;     // device: the row written is ring->head; or null
   const float* src_obs;         // (n_envs, obs_dim)
   const float* src_action;      // (n_envs, act_dim)
   const float* src_reward;      // (n_envs)
@@ -79,27 +81,28 @@ ACX_HD int64_t replay_store_words(const ReplayStoreArgs& a) {
 
 ACX_HD void replay_store_at(const ReplayStoreArgs& a, int64_t w) {
   const int64_t n_obs = a.n_envs * a.obs_dim, n_act = a.n_envs * a.act_dim, n = a.n_envs;
+  const int64_t slot = a.ring != nullptr ? a.ring->head : a.slot;
   if (w < n_obs) {
-    a.obs[a.slot * n_obs + w] = a.src_obs[w];
+    a.obs[slot * n_obs + w] = a.src_obs[w];
     return;
   }
   w -= n_obs;
   if (w < n_obs) {
-    a.next_obs[a.slot * n_obs + w] = a.src_next_obs[w];
+    a.next_obs[slot * n_obs + w] = a.src_next_obs[w];
     return;
   }
   w -= n_obs;
   if (w < n_act) {
-    a.action[a.slot * n_act + w] = a.src_action[w];
+    a.action[slot * n_act + w] = a.src_action[w];
     return;
   }
   w -= n_act;
   if (w < n) {
-    a.reward[a.slot * n + w] = a.src_reward[w];
+    a.reward[slot * n + w] = a.src_reward[w];
   } else if (w < 2 * n) {
-    a.terminated[a.slot * n + w - n] = a.src_terminated[w - n] ? 1 : 0;
+    a.terminated[slot * n + w - n] = a.src_terminated[w - n] ? 1 : 0;
   } else {
-    a.truncated[a.slot * n + w - 2 * n] = a.src_truncated[w - 2 * n] ? 1 : 0;
+    a.truncated[slot * n + w - 2 * n] = a.src_truncated[w - 2 * n] ? 1 : 0;
   }
 }
 
@@ -108,8 +111,9 @@ struct ReplaySampleArgs {
   int64_t n_envs;
   int obs_dim, act_dim;
   int64_t capacity_steps;
-  int64_t head;        // the next row to write
-  int64_t size_steps;  // rows stored, <= capacity_steps
+  int64_t head;        // the next row to write (when ring is null)
+  int64_t size_steps;  // rows stored, <= capacity_steps (when ring is null)
+  const RingPosition* ring;  // device: {head, size_steps} read when the kernel runs; or null
   int64_t envs_per_member;  // n_envs / n_members
   int64_t batch;            // samples per member
   const float* obs;
@@ -122,7 +126,7 @@ struct ReplaySampleArgs {
   int n_step;          // >= 1
   float gamma;
   uint64_t seed;
-  uint64_t counter;    // the update number
+  DeviceCounter counter;  // the update number (kernels/counter.h)
   // the batch
   float* out_obs;       // (n_members, batch, obs_dim)
   float* out_action;    // (n_members, batch, act_dim)
@@ -144,9 +148,11 @@ ACX_HD int64_t replay_draw_item(uint64_t seed, uint64_t counter, int64_t b, int6
 // Output row b = member * batch + sample.
 ACX_HD void replay_sample_at(const ReplaySampleArgs& a, int64_t b) {
   const int64_t member = b / a.batch;
-  const int64_t item = replay_draw_item(a.seed, a.counter, b, a.size_steps * a.envs_per_member);
+  const int64_t head = a.ring != nullptr ? a.ring->head : a.head;
+  const int64_t size_steps = a.ring != nullptr ? a.ring->size : a.size_steps;
+  const int64_t item = replay_draw_item(a.seed, a.counter.get(), b, size_steps * a.envs_per_member);
   const int64_t pos = item / a.envs_per_member, env = member * a.envs_per_member + item % a.envs_per_member;
-  const int64_t oldest = (a.head - a.size_steps + a.capacity_steps) % a.capacity_steps;
+  const int64_t oldest = (head - size_steps + a.capacity_steps) % a.capacity_steps;
   const int64_t first = ((oldest + pos) % a.capacity_steps) * a.n_envs + env;
   int64_t last = first;
   float ret = 0.0f, g = 1.0f;
@@ -160,7 +166,7 @@ ACX_HD void replay_sample_at(const ReplaySampleArgs& a, int64_t b) {
       terminal = true;
       break;
     }
-    if (a.truncated[last] || p + 1 >= a.size_steps) break;
+    if (a.truncated[last] || p + 1 >= size_steps) break;
   }
   a.out_reward[b] = ret;
   a.out_discount[b] = terminal ? 0.0f : g;
@@ -207,13 +213,16 @@ class ReplayBuffer {
   ReplayBuffer(const Device& dev, const ReplayConfig& cfg);
 
   // Copies one step of all envs (device pointers, the shapes above without
-  // the leading capacity_steps) into row head, then advances head.
+  // the leading capacity_steps) into row head, then advances head. The ring
+  // position lives on the device (read by the kernels when they run, so a
+  // captured CUDA graph stays right) and is mirrored on the host.
   void store(const float* obs, const float* action, const float* reward, const float* next_obs,
              const uint8_t* terminated, const uint8_t* truncated);
   // `batch` windows per member drawn uniformly (see the top of this file)
   // into `out`, which must hold n_members * batch rows. Throws when batch < 1
   // or batch > the transitions a member has stored (size() / n_members).
-  void sample(int batch, uint64_t seed, uint64_t counter, ReplayBatch& out) const;
+  // `counter` keys the draws: a value, or a counter in device memory.
+  void sample(int batch, uint64_t seed, DeviceCounter counter, ReplayBatch& out) const;
   // A batch sized for sample(batch, ...).
   ReplayBatch make_batch(int batch, bool with_index = false) const;
 
@@ -223,6 +232,9 @@ class ReplayBuffer {
   int64_t size_steps() const { return size_steps_; }
   int64_t capacity_steps() const { return capacity_steps_; }
   int64_t head() const { return head_; }
+  // The ring position the device holds (a copy to the host): equal to
+  // {head(), size_steps()} unless something went wrong.
+  RingPosition device_ring() const;
   // Device memory held, bytes.
   size_t bytes() const;
   // The bytes a buffer of `cfg` holds, computed before it is built
@@ -250,6 +262,7 @@ class ReplayBuffer {
   int64_t capacity_steps_ = 0;
   int64_t head_ = 0;
   int64_t size_steps_ = 0;
+  Buffer<RingPosition> ring_;  // (1) head_ and size_steps_ on the device
   Buffer<float> obs_, action_, reward_, next_obs_;
   Buffer<uint8_t> terminated_, truncated_;
 };

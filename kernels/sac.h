@@ -59,7 +59,7 @@ struct SquashedGaussianArgs {
   float log_std_min, log_std_max;
   uint64_t seed;
   RngPurpose purpose;     // kExploration when acting, kSacPolicy in updates
-  uint64_t counter;       // the step or update number
+  DeviceCounter counter;  // the step or update number (kernels/counter.h)
   int deterministic;      // 1: eps = 0, the mean action
   float* action;          // (n_rows, A)
   float* log_prob;        // (n_rows), or null
@@ -82,7 +82,7 @@ ACX_HD void squashed_gaussian_at(const SquashedGaussianArgs& a, int64_t row) {
   float lp = 0.0f;
   for (int d = 0; d < n; ++d) {
     const float log_std = sac_log_std(x[n + d], a.log_std_min, a.log_std_max);
-    const float e = a.deterministic ? 0.0f : noise_normal(a.seed, a.purpose, row, n, d, a.counter);
+    const float e = a.deterministic ? 0.0f : noise_normal(a.seed, a.purpose, row, n, d, a.counter.get());
     const float u = x[d] + expf(log_std) * e;
     const float t = tanhf(u);
     const float s = 0.5f * (a.high[d] - a.low[d]), c = 0.5f * (a.high[d] + a.low[d]);

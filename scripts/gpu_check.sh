@@ -14,8 +14,13 @@
 #      twice (bit for bit), resumed (bit for bit), and against the CPU run of
 #      the same seed (parameters within 1e-4 + 1e-3 |cpu|); then a 20k-step
 #      pendulum training on cuda and on the CPU, both of which must learn
-#      (their returns and wall times reported side by side);
-#   6. acx bench --device cuda --json.
+#      (their returns and wall times reported side by side), the cuda one
+#      with CUDA graphs (run.cuda_graph = auto) and again without (bit for
+#      bit the same expected: docs/training.md, "CUDA graphs");
+#   6. graphs on against off at N = 4096 envs, B = 4096, 256x256 networks,
+#      2 updates per vector step (bit for bit, and the updates per second of
+#      each: the figure docs/training.md estimates on paper);
+#   7. acx bench --device cuda --json.
 # A report (pass/fail per step, the figures, nvidia-smi's facts) goes to
 # $OUT/gpu_check.md when OUT is set, else to gpu-check-<date>/. It stops at
 # once, with one line and exit 3, when no GPU is usable. Designed to finish
@@ -132,8 +137,11 @@ train_check() {
   local R=(--env pendulum --seed 1 --set run.total_env_steps=20000 --set run.eval_every=5000 --set run.threads=0)
   "$ACX" train --device cuda "${R[@]}" --out "$REPORT_DIR/train-cuda" >/dev/null &&
     "$ACX" train --device cuda "${R[@]}" --out "$REPORT_DIR/train-cuda-2" >/dev/null &&
+    "$ACX" train --device cuda "${R[@]}" --set run.cuda_graph=off --out "$REPORT_DIR/train-cuda-nograph" >/dev/null &&
     "$ACX" train --device cpu "${R[@]}" --out "$REPORT_DIR/train-cpu" >/dev/null || return 1
   python3 tools/same_run.py "$REPORT_DIR/train-cuda" "$REPORT_DIR/train-cuda-2" || return 1
+  echo "graphs on against graphs off:"
+  python3 tools/same_run.py "$REPORT_DIR/train-cuda" "$REPORT_DIR/train-cuda-nograph" || return 1
   python3 - "$REPORT_DIR" <<'PYEOF' | tee "$REPORT_DIR/train.txt"
 import json, sys
 d = sys.argv[1]
@@ -149,6 +157,32 @@ PYEOF
 step train_short "" bash tests/emu_train.sh "$ACX"
 step train "$REPORT_DIR/train.txt" train_check
 
+graph_timing() {
+  local R=(--env pendulum --seed 2 --set env.n_envs=4096 --set algo.batch_size=4096 --set 'net.actor_hidden=[256,256]'
+           --set 'net.critic_hidden=[256,256]' --set algo.updates_per_vector_step=2 --set algo.warmup_steps=8192
+           --set algo.learning_starts=8192 --set replay.capacity=4000000 --set run.total_env_steps=2048000
+           --set run.eval_every=2048000 --set run.eval_episodes=1 --set run.log_every=409600)
+  "$ACX" train --device cuda "${R[@]}" --set run.cuda_graph=on --out "$REPORT_DIR/graph-on" >/dev/null &&
+    "$ACX" train --device cuda "${R[@]}" --set run.cuda_graph=off --out "$REPORT_DIR/graph-off" >/dev/null || return 1
+  python3 tools/same_run.py "$REPORT_DIR/graph-on" "$REPORT_DIR/graph-off"
+  local same=$?
+  python3 - "$REPORT_DIR" <<'PYEOF' | tee "$REPORT_DIR/graph_timing.txt"
+import csv, json, sys
+d = sys.argv[1]
+def rate(run):  # updates per second, median over the metrics rows after the first (warm-up and capture)
+    rows = list(csv.DictReader(open(f"{d}/{run}/metrics.csv")))
+    r = [float(x["updates_per_s"]) for x in rows[1:] if x["updates_per_s"] not in ("", "nan")]
+    return sorted(r)[len(r) // 2] if r else float("nan")
+on, off = rate("graph-on"), rate("graph-off")
+g = json.load(open(f"{d}/graph-on/summary.json"))["cuda_graph"]
+print(f"N=4096 B=4096 256x256, 2 updates per vector step: graphs on {on:.0f} updates/s, off {off:.0f} "
+      f"(median over metrics rows), on/off = {on / off:.2f}; {g['graphs_captured']} graphs captured, "
+      f"{g['graph_replays']} replays, up to {g['max_graph_nodes']} nodes")
+PYEOF
+  return $same
+}
+step graph_timing "$REPORT_DIR/graph_timing.txt" graph_timing
+
 step bench "" "$ACX" bench --device cuda --quick --json "$REPORT_DIR/bench-cuda.json"
 
 total=$(( $(date +%s) - start_all ))
@@ -156,8 +190,6 @@ total=$(( $(date +%s) - start_all ))
   echo
   echo "Total: ${total} s. Logs in logs/; rollouts, training runs and bench-cuda.json beside this report."
   [ "$failed" = 0 ] && echo "Every step passed." || echo "Some steps FAILED: see the table."
-  echo
-  echo "Not checked yet: CUDA graphs (run.cuda_graph), which are not built (docs/training.md)."
 } >>"$REPORT"
 echo "gpu_check: report in $REPORT (${total} s)"
 exit $failed

@@ -5,6 +5,9 @@
 #      run (tools/same_run.py: metrics, summary, every checkpoint tensor);
 #   2. the same run stopped at half and resumed: bit for bit the run that
 #      never stopped;
+#   (the cuda runs take run.cuda_graph = auto: under the emulation that is
+#   on, so 1 and 2 run captured, replayed graphs; tests/test_cuda_graph.cpp
+#   compares graphs on with graphs off);
 #   3. the same run with --device cpu: the two backends agree within the
 #      tolerance stated below (tools/compare_runs.py). Under the emulation
 #      they are expected to agree exactly (one compiler, one libm, no FMA);
@@ -30,6 +33,19 @@ check "acx train --device cuda under the emulation (exit $?)" $?
 check "the same run again (exit $?)" $?
 "$PY" "$ROOT/tools/same_run.py" "$T/a" "$T/b" >"$T/same-ab" 2>&1
 check "run twice on the cuda backend: bit for bit the same" $?
+"$PY" - "$T/a/summary.json" <<'PYEOF2'
+import json, sys
+g = json.load(open(sys.argv[1]))["cuda_graph"]
+assert g["on"] and g["graph_replays"] > 0 and g["graphs_captured"] > 0, g
+print(f"     graphs: {g['graphs_captured']} captured, {g['graph_replays']} replays, {g['iterations_launched']} "
+      f"iterations launched, up to {g['max_graph_nodes']} nodes")
+PYEOF2
+check "the cuda runs went through CUDA graphs (run.cuda_graph = auto)" $?
+"$ACX" train --device cuda --env hopper --set run.cuda_graph=on --set run.total_env_steps=10 --out "$T/h" \
+  >/dev/null 2>"$T/h.err"
+code=$?
+grep -q "run.cuda_graph = on, but this run cannot use CUDA graphs: hopper steps on the host" "$T/h.err"
+check "run.cuda_graph = on with a host-stepped env: refused, exit 2 (exit $code)" $(( $? || code != 2 ))
 
 "$ACX" train --device cuda "${RUN[@]}" --set run.total_env_steps=200 --out "$T/c" >/dev/null 2>"$T/c.err" &&
   "$ACX" train --device cuda --resume "$T/c" --set run.total_env_steps=400 >/dev/null 2>"$T/c2.err"

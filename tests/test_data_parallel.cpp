@@ -66,7 +66,7 @@ TEST(DataParallel, MeanOfTwoRanksCriticGradientsIsTheGradientOverBothBatches) {
     });
     Buffer<float> o = Buffer<float>::from_host(dev, obs[r]), a = Buffer<float>::from_host(dev, act[r]),
                   rw = Buffer<float>::from_host(dev, rew[r]), d = Buffer<float>::from_host(dev, zeros);
-    agent.update(TrainBatch{o.data(), a.data(), rw.data(), o.data(), d.data()}, 0);
+    agent.update(TrainBatch{o.data(), a.data(), rw.data(), o.data(), d.data()});
     ASSERT_EQ(calls, 2) << "DDPG: one critic and one actor gradient per update";
     ASSERT_EQ(static_cast<int64_t>(grads[r].size()), agent.critic().n_params());
   }

@@ -15,13 +15,18 @@ Exit 0 when everything is equal, 1 (listing what differs) otherwise, 2 on bad in
 import csv
 import json
 import os
+import re
 import struct
 import sys
 
 TIMING_COLUMNS = {"wall_s", "env_steps_per_s", "updates_per_s"}
 # Wall times, and what follows from how the run was timed or scheduled (the
-# thread count the governor chose), not from what it computed.
-TIMING_KEYS = {"wall_s", "cpu_threads"}
+# thread count the governor chose, how its iterations went through CUDA
+# graphs), not from what it computed.
+TIMING_KEYS = {"wall_s", "cpu_threads", "cuda_graph"}
+# Config lines that choose how a run is scheduled, not what it computes: a
+# run with graphs is compared with one without (tests/emu_train.sh).
+SCHEDULING_CONFIG = re.compile(r"(?:^#.*\n)*^cuda_graph = .*\n", re.M)  # with its comment
 
 
 def drop_timing(obj):
@@ -41,6 +46,8 @@ def read_safetensors(path):
     tensors = {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
     # The checksums follow from the rest (and the evaluations' wall times in it).
     meta.pop("crc32", None)
+    if "config" in meta:
+        meta["config"] = SCHEDULING_CONFIG.sub("", meta["config"])
     if "evals" in meta:
         meta["evals"] = json.dumps(drop_timing(json.loads(meta["evals"])))
     return drop_timing(meta), tensors

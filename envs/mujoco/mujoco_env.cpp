@@ -648,6 +648,10 @@ class MujocoVecEnv final : public VecEnv {
     publish();
   }
 
+  // The physics runs on the host: on a CUDA device a step copies the
+  // actions out and the results back.
+  bool steps_on_device() const override { return !dev_.is_cuda(); }
+
   void step(const float* actions) override {
     const size_t bytes = sizeof(float) * n_envs_ * task_.nu;
     const float* host_actions = actions;

@@ -414,7 +414,7 @@ struct Rig {
   // One learner step as the trainer runs it: sample, then Agent::update.
   void learn() {
     replay->sample(sz.batch, 5, sample_index++, batch);
-    agent->update(train_batch(), update_index++);
+    agent->update(train_batch());
   }
 
   // The TD3 critic step without its Adam: target actions (smoothed), twin
@@ -533,8 +533,8 @@ std::vector<Item> make_items(Rig& r) {
   add("update", "Agent::update (TD3, policy delay 2), mean of 2 calls", update,
       {{"updates_per_s", 1.0}, {"samples_per_s", double(B)}},
       [&r] {
-        r.agent->update(r.train_batch(), r.update_index++);
-        r.agent->update(r.train_batch(), r.update_index++);
+        r.agent->update(r.train_batch());
+        r.agent->update(r.train_batch());
       },
       2, [&r] { r.reset_agent(); });
   // Throughput of the loop: act + explore + step + store.

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "kernels/counter.h"
 #include "kernels/explore.h"
 #include "kernels/runtime/error.h"
 #include "kernels/sac.h"
@@ -15,6 +18,8 @@ namespace {
 // Init tags keep the actor's and the critic's Philox draws apart (mlp_init).
 constexpr uint32_t kActorTag = 1;
 constexpr uint32_t kCriticTag = 2;
+// Agent::adam_steps_, one per optimizer.
+constexpr int kAdamCritic = 0, kAdamActor = 1, kAdamAlpha = 2;
 
 MlpSpec actor_spec(const EnvInfo& env, const AgentConfig& cfg) {
   MlpSpec s;
@@ -125,6 +130,10 @@ Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
   critic_loss_ = zeros(nq * K_);
   dq_da_ = Buffer<float>(dev, kb * act_dim_);
   grad_norms_ = zeros(nq * K_);
+  update_counter_ = Buffer<uint64_t>(dev, 1);
+  update_counter_.zero();
+  adam_steps_ = Buffer<AdamStepState>(dev, 3);
+  adam_steps_.zero();
   act_low_ = Buffer<float>::from_host(dev, env.action_low);
   act_high_ = Buffer<float>::from_host(dev, env.action_high);
 
@@ -166,9 +175,36 @@ Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
 }
 
 void Agent::ensure_act_tape(int64_t n) {
-  if (act_tape_ && act_tape_n_ == n) return;
-  act_tape_ = std::make_unique<MlpTape>(actor_, K_, static_cast<int>(n));
-  act_tape_n_ = n;
+  std::unique_ptr<MlpTape>& tape = act_tapes_[n];
+  if (!tape) tape = std::make_unique<MlpTape>(actor_, K_, static_cast<int>(n));
+  act_tape_ = tape.get();
+}
+
+void Agent::set_counters(int64_t n_updates, int64_t n_actor_updates) {
+  ACX_CHECK(n_updates >= 0 && n_actor_updates >= 0, "update counts are never negative");
+  n_updates_ = n_updates;
+  n_actor_updates_ = n_actor_updates;
+  const uint64_t u = static_cast<uint64_t>(n_updates);
+  update_counter_.copy_from_host(&u, 1);
+  // The scalars are recomputed from the step by the next adam_advance.
+  const AdamStepState steps[3] = {{n_updates, 0, 0, 0, 0}, {n_actor_updates, 0, 0, 0, 0}, {n_actor_updates, 0, 0, 0, 0}};
+  adam_steps_.copy_from_host(steps, 3);
+}
+
+void Agent::check_device_counters() const {
+  uint64_t u = 0;
+  update_counter_.copy_to_host(&u, 1);
+  AdamStepState steps[3];
+  adam_steps_.copy_to_host(steps, 3);
+  // The temperature steps with the actor, and only when it is learned.
+  const int64_t alpha_steps = is_sac() && cfg_.autotune_alpha ? n_actor_updates_ : steps[kAdamAlpha].step;
+  if (u != static_cast<uint64_t>(n_updates_) || steps[kAdamCritic].step != n_updates_ ||
+      steps[kAdamActor].step != n_actor_updates_ || steps[kAdamAlpha].step != alpha_steps) {
+    throw Error(fmt::format("the device's update counters ({} updates, Adam steps {} / {} / {}) disagree with the "
+                            "host's ({} updates, {} actor updates)",
+                            u, steps[kAdamCritic].step, steps[kAdamActor].step, steps[kAdamAlpha].step, n_updates_,
+                            n_actor_updates_));
+  }
 }
 
 void Agent::act(const float* obs, int64_t n_per_agent, float* actions) {
@@ -183,7 +219,7 @@ void Agent::act(const float* obs, int64_t n_per_agent, float* actions) {
   memory::copy_device_to_device(dev_, actions, act_tape_->output(), K_ * n_per_agent * act_dim_ * sizeof(float));
 }
 
-void Agent::act_sample(const float* obs, int64_t n_per_agent, uint64_t seed, uint64_t step, float* actions) {
+void Agent::act_sample(const float* obs, int64_t n_per_agent, uint64_t seed, DeviceCounter step, float* actions) {
   ACX_CHECK(is_sac(), "act_sample: only SAC's policy is stochastic");
   ensure_act_tape(n_per_agent);
   mlp_forward(actor_, actor_params_.data(), {MlpInput{obs, obs_dim_, n_per_agent * obs_dim_}}, *act_tape_);
@@ -196,13 +232,15 @@ void Agent::broadcast(const float* src, int64_t block, float* dst) {
   for (int q = 0; q < n_q(); ++q) memory::copy_device_to_device(dev_, dst + q * block, src, block * sizeof(float));
 }
 
-void Agent::update(const TrainBatch& b, uint64_t update_index) {
+void Agent::update(const TrainBatch& b) {
   const SubnormalsAsZero no_subnormals(dev_);
   if (is_sac()) {
-    update_sac(b, update_index);
+    update_sac(b);
   } else {
-    update_td3(b, update_index);
+    update_td3(b);
   }
+  // The update number keyed this update's draws; the next one's is one on.
+  ops::advance_counter(dev_, update_counter_.data());
 }
 
 void Agent::critic_step(const TrainBatch& b) {
@@ -234,7 +272,7 @@ void Agent::critic_step(const TrainBatch& b) {
   }
   ++n_updates_;
   const AdamConfig critic_adam{cfg_.critic_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
-  ops::adam_step(dev_, nq * K_ * pc, critic_adam, n_updates_, critic_params_.data(), critic_m_.data(),
+  ops::adam_step_counted(dev_, nq * K_ * pc, critic_adam, adam_steps_.data() + kAdamCritic, critic_params_.data(), critic_m_.data(),
                  critic_v_.data(), critic_grad_.data(),
                  critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
 }
@@ -248,7 +286,7 @@ void Agent::actor_optimizer_step() {
   }
   ++n_actor_updates_;
   const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
-  ops::adam_step(dev_, K_ * pa, actor_adam, n_actor_updates_, actor_params_.data(), actor_m_.data(), actor_v_.data(),
+  ops::adam_step_counted(dev_, K_ * pa, actor_adam, adam_steps_.data() + kAdamActor, actor_params_.data(), actor_m_.data(), actor_v_.data(),
                  actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
 }
 
@@ -277,7 +315,7 @@ void Agent::value_and_action_grad(MlpTape& tape, int n_members, float* q, float*
                      static_cast<int64_t>(B_) * cfg_.atoms);
 }
 
-void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
+void Agent::update_td3(const TrainBatch& b) {
   const int nq = n_q();
   const int64_t kb = static_cast<int64_t>(K_) * B_;
   const int64_t pa = actor_.n_params(), pc = critic_.n_params();
@@ -287,8 +325,8 @@ void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
               {MlpInput{b.next_obs, obs_dim_, static_cast<int64_t>(B_) * obs_dim_}}, *target_actor_tape_);
   if (cfg_.algo == Algo::kTd3) {
     ops::smooth_target_actions(dev_, kb, act_dim_, target_actor_tape_->output(), act_low_.data(), act_high_.data(),
-                               cfg_.target_noise, cfg_.target_noise_clip, cfg_.smoothing_seed, update_index,
-                               next_act_.data());
+                               cfg_.target_noise, cfg_.target_noise_clip, cfg_.smoothing_seed,
+                               DeviceCounter::at(update_counter_.data()), next_act_.data());
   } else {
     memory::copy_device_to_device(dev_, next_act_.data(), target_actor_tape_->output(), kb * act_dim_ * sizeof(float));
   }
@@ -325,20 +363,22 @@ void Agent::update_td3(const TrainBatch& b, uint64_t update_index) {
 // every update, and every policy_delay updates the actor (and alpha) take
 // policy_delay steps on the same batch, one per update on average. The
 // policy's noise is keyed by (policy_seed, row, counter): counter
-// update_index (1 + policy_delay) + slot, slot 0 the target's sample and
-// 1 + j the j-th actor step's, so no two draws share a key.
-void Agent::update_sac(const TrainBatch& b, uint64_t update_index) {
+// u (1 + policy_delay) + slot, u the update number (on the device), slot 0
+// the target's sample and 1 + j the j-th actor step's, so no two draws
+// share a key.
+void Agent::update_sac(const TrainBatch& b) {
   const int nq = n_q();
   const int64_t kb = static_cast<int64_t>(K_) * B_;
   const int64_t pc = critic_.n_params();
   const int64_t obs_stride = static_cast<int64_t>(B_) * obs_dim_, act_stride = static_cast<int64_t>(B_) * act_dim_;
-  const uint64_t first_counter = update_index * (1 + static_cast<uint64_t>(cfg_.policy_delay));
+  const uint64_t draws_per_update = 1 + static_cast<uint64_t>(cfg_.policy_delay);
 
   // ---- target: a' ~ pi(s'), y = r + discount (min_q Q'_q(s', a') - alpha log pi(a'|s'))
   mlp_forward(actor_, actor_params_.data(), {MlpInput{b.next_obs, obs_dim_, obs_stride}}, *target_actor_tape_);
   ops::squashed_gaussian(dev_, SquashedGaussianArgs{kb, act_dim_, target_actor_tape_->output(), act_low_.data(),
                                                     act_high_.data(), cfg_.log_std_min, cfg_.log_std_max,
-                                                    cfg_.policy_seed, RngPurpose::kSacPolicy, first_counter, 0,
+                                                    cfg_.policy_seed, RngPurpose::kSacPolicy,
+                                                    DeviceCounter::at(update_counter_.data(), draws_per_update, 0), 0,
                                                     next_act_.data(), next_logp_.data(), nullptr});
   broadcast(b.next_obs, kb * obs_dim_, critic_next_obs_.data());
   broadcast(next_act_.data(), kb * act_dim_, critic_next_act_.data());
@@ -353,21 +393,23 @@ void Agent::update_sac(const TrainBatch& b, uint64_t update_index) {
   ops::polyak_update(dev_, nq * K_ * pc, cfg_.tau, critic_params_.data(), critic_target_.data());
 
   if (n_updates_ % cfg_.policy_delay != 0) return;
-  for (int j = 0; j < cfg_.policy_delay; ++j) sac_actor_step(b, first_counter + 1 + j);
+  for (int j = 0; j < cfg_.policy_delay; ++j) sac_actor_step(b, 1 + static_cast<uint64_t>(j));
 }
 
 // One actor step: a ~ pi(s) with its noise kept, dQ/da of the smaller twin
 // at (s, a), dL/d(heads) (kernels/sac.h), the actor's backward from there,
 // Adam; then alpha's gradient from the same log pi, and its Adam step.
-void Agent::sac_actor_step(const TrainBatch& b, uint64_t counter) {
+void Agent::sac_actor_step(const TrainBatch& b, uint64_t slot) {
   const int nq = n_q();
   const int64_t kb = static_cast<int64_t>(K_) * B_;
   const int64_t obs_stride = static_cast<int64_t>(B_) * obs_dim_, act_stride = static_cast<int64_t>(B_) * act_dim_;
   mlp_forward(actor_, actor_params_.data(), {MlpInput{b.obs, obs_dim_, obs_stride}}, *actor_tape_);
   ops::squashed_gaussian(dev_, SquashedGaussianArgs{kb, act_dim_, actor_tape_->output(), act_low_.data(),
                                                     act_high_.data(), cfg_.log_std_min, cfg_.log_std_max,
-                                                    cfg_.policy_seed, RngPurpose::kSacPolicy, counter, 0,
-                                                    pi_act_.data(), logp_.data(), eps_.data()});
+                                                    cfg_.policy_seed, RngPurpose::kSacPolicy,
+                                                    DeviceCounter::at(update_counter_.data(),
+                                                                      1 + static_cast<uint64_t>(cfg_.policy_delay), slot),
+                                                    0, pi_act_.data(), logp_.data(), eps_.data()});
   // critic_obs_ holds the batch's observations once per critic (critic_step).
   broadcast(pi_act_.data(), kb * act_dim_, pi_act_b_.data());
   mlp_forward(critic_, critic_params_.data(),
@@ -392,7 +434,7 @@ void Agent::sac_actor_step(const TrainBatch& b, uint64_t counter) {
     if (grad_reduce_) grad_reduce_(alpha_grad_.data(), K_);
     // Adam's step count for alpha is the actor's: one alpha step per actor step.
     const AdamConfig alpha_adam{cfg_.alpha_lr, 0.9f, 0.999f, 1e-8f, 0.0f, false};
-    ops::adam_step(dev_, K_, alpha_adam, n_actor_updates_, log_alpha_.data(), alpha_m_.data(), alpha_v_.data(),
+    ops::adam_step_counted(dev_, K_, alpha_adam, adam_steps_.data() + kAdamAlpha, log_alpha_.data(), alpha_m_.data(), alpha_v_.data(),
                    alpha_grad_.data(), nullptr, 1);
   }
 }

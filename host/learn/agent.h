@@ -17,12 +17,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "envs/env_api.h"
 #include "kernels/c51.h"
+#include "kernels/counter.h"
 #include "kernels/mlp.h"
 #include "kernels/optim.h"
 #include "kernels/runtime/buffer.h"
@@ -116,17 +118,24 @@ class Agent {
   // mean action, c + s tanh(x_m)).
   void act(const float* obs, int64_t n_per_agent, float* actions);
   // SAC's exploration: a sample of the policy, row r keyed by (seed, r, step).
-  void act_sample(const float* obs, int64_t n_per_agent, uint64_t seed, uint64_t step, float* actions);
+  void act_sample(const float* obs, int64_t n_per_agent, uint64_t seed, DeviceCounter step, float* actions);
 
-  // One update; `update_index` keys the smoothing noise (resume-exact).
-  void update(const TrainBatch& batch, uint64_t update_index);
+  // One update. Its draws (TD3's smoothing, SAC's samples) are keyed by the
+  // update number n_updates(), which the device holds too: every counter an
+  // update reads lives in device memory and is advanced there, so the update
+  // can be captured once in a CUDA graph and replayed (kernels/counter.h).
+  void update(const TrainBatch& batch);
 
   int64_t n_updates() const { return n_updates_; }
   int64_t n_actor_updates() const { return n_actor_updates_; }
-  void set_counters(int64_t n_updates, int64_t n_actor_updates) {
-    n_updates_ = n_updates;
-    n_actor_updates_ = n_actor_updates;
-  }
+  // Sets both counts, on the host and on the device (a resume).
+  void set_counters(int64_t n_updates, int64_t n_actor_updates);
+  // The update number in device memory (n_updates() before each update
+  // runs): what the trainer keys replay sampling with.
+  const uint64_t* update_counter() const { return update_counter_.data(); }
+  // Throws Error when the device's counters disagree with the host's (a
+  // check at checkpoints: a captured graph that missed an advance shows here).
+  void check_device_counters() const;
 
   // Data-parallel learners (host/learn/distributed.h): called on each
   // network's flat gradient (device memory, n floats) between the backward
@@ -153,9 +162,9 @@ class Agent {
  private:
   void ensure_act_tape(int64_t n);
   void broadcast(const float* src, int64_t block, float* dst);  // copy one (K, ...) block n_q times
-  void update_td3(const TrainBatch& batch, uint64_t update_index);
-  void update_sac(const TrainBatch& batch, uint64_t update_index);
-  void sac_actor_step(const TrainBatch& batch, uint64_t counter);
+  void update_td3(const TrainBatch& batch);
+  void update_sac(const TrainBatch& batch);
+  void sac_actor_step(const TrainBatch& batch, uint64_t slot);
   void critic_step(const TrainBatch& batch);
   void actor_optimizer_step();  // clip actor_grad_ and take one Adam step
   // The critics' target from the target critics' output at (s', a'): the
@@ -184,10 +193,16 @@ class Agent {
   // C51: the target distribution (K B, N), the critics' logit gradients and
   // per-row losses, the expected values and dQ/d(logits) at the actor's action.
   Buffer<float> c51_target_, c51_dlogits_, c51_row_loss_, c51_q_, c51_dq_dl_, c51_q_pi_;
-  std::unique_ptr<MlpTape> actor_tape_, target_actor_tape_, critic_tape_, target_critic_tape_, actor_critic_tape_,
-      act_tape_;
-  int64_t act_tape_n_ = 0;
+  std::unique_ptr<MlpTape> actor_tape_, target_actor_tape_, critic_tape_, target_critic_tape_, actor_critic_tape_;
+  // act()'s tapes, one per row count (training's envs, evaluation's), each
+  // kept: a captured graph holds on to its addresses.
+  std::map<int64_t, std::unique_ptr<MlpTape>> act_tapes_;
+  MlpTape* act_tape_ = nullptr;
   int64_t n_updates_ = 0, n_actor_updates_ = 0;
+  // The device's copies: the update number, and Adam's steps of the critics,
+  // the actor and SAC's temperature (kAdamCritic, kAdamActor, kAdamAlpha).
+  Buffer<uint64_t> update_counter_;
+  Buffer<AdamStepState> adam_steps_;
   GradReduce grad_reduce_;
   ops::ClipWorkspace clip_ws_;  // algo.max_grad_norm's scratch, allocated once
 };

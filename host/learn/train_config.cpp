@@ -103,6 +103,10 @@ ConfigSchema train_schema() {
             "CPU threads (OpenMP and OpenBLAS); 0: up to all cores, the count measured fastest while training "
             "(fewer when other jobs hold cores)",
             Range::closed(0, 4096));
+  s.add_string("run.cuda_graph", "auto",
+               "CUDA graphs for the training iteration (captured once, replayed every iteration; "
+               "docs/training.md): auto, on where the device and the run allow it; on, refuse a run that cannot; off",
+               {"auto", "on", "off"});
   // several processes (host/learn/distributed.h, docs/distributed.md)
   s.add_string("dist.mode", "none",
                "none (one process), or population: run.agents spread over the ranks of an mpirun or srun launch, "

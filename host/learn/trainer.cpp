@@ -18,6 +18,7 @@
 #include <iostream>
 #include <sstream>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "envs/lqr_riccati.h"
@@ -33,10 +34,12 @@
 #include "host/learn/thread_governor.h"
 #include "host/learn/train_config.h"
 #include "kernels/episode_stats.h"
+#include "kernels/counter.h"
 #include "kernels/explore.h"
 #include "kernels/normalizer.h"
 #include "kernels/replay.h"
 #include "kernels/runtime/error.h"
+#include "kernels/runtime/graph.h"
 #include "kernels/runtime/machine.h"
 
 namespace acx {
@@ -328,6 +331,7 @@ class Run {
     episode_sums_ = Buffer<double>(dev_, 3 * K_);
     episode_sums_.zero();
     episode_partial_ = Buffer<double>(dev_, static_cast<size_t>(episode_stats_scratch(K_, N_)));
+    step_counter_ = Buffer<uint64_t>(dev_, 1);
 
     if (pbt_) {
       for (int k = 0; k < K_; ++k) {
@@ -343,6 +347,9 @@ class Run {
     } else {
       env_->reset(mix_seed(stream_seed_, kSaltEnv));
     }
+    const uint64_t vector_step = static_cast<uint64_t>(env_steps_ / N_);
+    step_counter_.copy_from_host(&vector_step, 1);
+    setup_graphs();
     // Every coordinated rank starts from a checkpoint of the same step, or
     // none does (every rank takes part, with or without a checkpoint).
     if (check_same_) check_same_("starting env step (from their checkpoints)", std::to_string(env_steps_));
@@ -384,9 +391,10 @@ class Run {
       return finish();
     }
     const std::string header = fmt::format(
-        "acx train: {} ({}), {} agent{} x {} envs on {}\n"
+        "acx train: {} ({}), {} agent{} x {} envs on {}{}\n"
         "  replay {:.1f} MB, networks and optimizer {:.1f} MB, envs {:.1f} MB; {} env steps per agent; out {}\n",
         info_.name, cfg_.get_string("algo.name"), K_, K_ > 1 ? "s" : "", N_, dev_.describe(),
+        dev_.is_cuda() ? (graphs_on_ ? ", CUDA graphs on" : ", CUDA graphs off (" + graph_why_not_ + ")") : "",
         replay_->bytes() / 1e6, agent_->bytes() / 1e6, env_->bytes_per_env() * K_ * N_ / 1e6, total_,
         printable(out_));
     if (output_ != Output::kQuiet) std::cerr << header;
@@ -450,9 +458,83 @@ class Run {
   }
 
  private:
+  // One iteration: launched, or as a CUDA graph (run.cuda_graph). The
+  // iteration's shape (warm-up or not, the updates it takes and where the
+  // first falls in the policy-delay cycle) picks its graph; each shape runs
+  // launched the first time (its buffers are allocated then), is captured
+  // the second, and is replayed from then on, the host redoing only its
+  // own bookkeeping (kernels/runtime/graph.h).
   void iterate() {
+    if (!graphs_on_) {
+      iterate_body();
+      return;
+    }
+    const IterationShape shape = next_shape();
+    auto it = graphs_.find(shape);
+    if (it == graphs_.end()) {
+      if (graphs_.size() >= kMaxGraphs) {  // shapes that do not repeat: launch them
+        iterate_body();
+        ++graph_stats_.launched;
+        return;
+      }
+      graphs_.emplace(shape, StreamGraph());
+      iterate_body();
+      ++graph_stats_.launched;
+      return;
+    }
+    if (it->second.empty()) {
+      it->second = StreamGraph::capture(dev_, [this] { iterate_body(); });
+      ++graph_stats_.captured;
+      graph_stats_.max_nodes = std::max(graph_stats_.max_nodes, it->second.nodes());
+    } else {
+      run_host_only(dev_, [this] { iterate_body(); });
+      ++graph_stats_.replayed;
+    }
+    it->second.launch();
+  }
+
+  struct IterationShape {
+    bool warmup;
+    int64_t updates;  // taken in this iteration
+    int64_t phase;    // the first one's place in the policy-delay cycle
+    auto operator<=>(const IterationShape&) const = default;
+  };
+  static constexpr size_t kMaxGraphs = 16;
+
+  IterationShape next_shape() const {
+    const int64_t due = updates_due(cfg_, env_steps_ + N_);
+    const int64_t n = agent_->n_updates();
+    return {env_steps_ < cfg_.get_int("algo.warmup_steps"), std::max<int64_t>(0, due - n),
+            n % agent_->config().policy_delay};
+  }
+
+  // run.cuda_graph: whether this run's iterations go through graphs, and
+  // if not, why (the header line and summary.json say).
+  void setup_graphs() {
+    const std::string mode = cfg_.get_string("run.cuda_graph");
+    std::string why;
+    if (mode == "off") {
+      why = "run.cuda_graph = off";
+    } else if (!graphs_supported(dev_, &why)) {
+      // why says it
+    } else if (dp_) {
+      why = "data-parallel learners reduce gradients through MPI on the host";
+    } else if (!env_->steps_on_device()) {
+      why = info_.name + " steps on the host";
+    } else if (mode == "auto" && std::getenv("ACX_SYNC_LAUNCHES") && std::string(std::getenv("ACX_SYNC_LAUNCHES")) == "1") {
+      why = "ACX_SYNC_LAUNCHES=1 checks each launch as it runs";
+    } else {
+      graphs_on_ = true;
+    }
+    ACX_USAGE_CHECK(graphs_on_ || mode != "on", "run.cuda_graph = on, but this run cannot use CUDA graphs: " + why);
+    graph_why_not_ = why;
+  }
+
+  void iterate_body() {
     const int64_t kn = K_ * N_;
-    const uint64_t step_index = static_cast<uint64_t>(env_steps_ / N_);
+    // The vector step keys this step's draws from device memory (advanced
+    // below), so a captured graph keys each replay right.
+    const DeviceCounter step_index = DeviceCounter::at(step_counter_.data());
     const uint64_t explore_seed = mix_seed(stream_seed_, kSaltExplore);
     // 1. act
     if (env_steps_ < cfg_.get_int("algo.warmup_steps")) {
@@ -496,14 +578,15 @@ class Run {
     ops::accumulate_episode_stats(dev_, EpisodeStatsArgs{K_, N_, a.terminated, a.truncated, a.done_return,
                                                          a.done_length, episode_sums_.data(),
                                                          episode_partial_.data()});
+    ops::advance_counter(dev_, step_counter_.data());
     env_steps_ += N_;
     // 4. the updates due at this env step
     const int batch = agent_->config().batch;
     const int64_t due = updates_due(cfg_, env_steps_);
     const uint64_t replay_seed = mix_seed(stream_seed_, kSaltReplay);
     while (agent_->n_updates() < due) {
-      const uint64_t u = static_cast<uint64_t>(agent_->n_updates());
-      replay_->sample(batch, replay_seed, u, *batch_);
+      // Keyed by the update number, which the agent holds on the device.
+      replay_->sample(batch, replay_seed, DeviceCounter::at(agent_->update_counter()), *batch_);
       TrainBatch tb{batch_->obs.data(), batch_->action.data(), batch_->reward.data(), batch_->next_obs.data(),
                     batch_->discount.data()};
       if (norm_) {
@@ -512,7 +595,7 @@ class Run {
         tb.obs = norm_batch_obs_.data();
         tb.next_obs = norm_batch_next_.data();
       }
-      agent_->update(tb, u);
+      agent_->update(tb);
     }
   }
 
@@ -627,6 +710,7 @@ class Run {
 
   // One PBT round (host/learn/pbt.h), right after the evaluation at this step.
   void pbt_round(bool tty) {
+    graphs_.clear();  // a copy may give a member learning rates of its own: a new buffer the graphs never saw
     ACX_CHECK(!evals_.empty() && evals_.back().env_steps == env_steps_, "a PBT round without this step's evaluation");
     const std::vector<double>& score = evals_.back().per_agent;
     std::vector<PbtMember> mine(K_);
@@ -886,7 +970,25 @@ class Run {
     return t;
   }
 
+  // The counters the device advances (kernels/counter.h) against the
+  // host's: a mismatch means an iteration ran on the device without the
+  // host's bookkeeping, or the reverse (a graph replay gone wrong).
+  void check_device_counters() const {
+    uint64_t vector_step = 0;
+    step_counter_.copy_to_host(&vector_step, 1);
+    const RingPosition ring = replay_->device_ring();
+    if (vector_step != static_cast<uint64_t>(env_steps_ / N_) || ring.head != replay_->head() ||
+        ring.size != replay_->size_steps()) {
+      throw Error(fmt::format("the device's counters (vector step {}, replay head {} of {} rows) disagree with the "
+                              "host's (vector step {}, replay head {} of {} rows)",
+                              vector_step, ring.head, ring.size, env_steps_ / N_, replay_->head(),
+                              replay_->size_steps()));
+    }
+    agent_->check_device_counters();
+  }
+
   void save_checkpoint() {
+    check_device_counters();
     if (dp_) check_ranks_agree();  // never save a state the other ranks do not share
     const AgentStats s = agent_->stats();
     if (agent_->n_updates() > 0) check_finite(s);  // never replace a good checkpoint with a diverged one
@@ -997,6 +1099,14 @@ class Run {
     j["device"] = dev_.describe();
     j["cpu"] = cpu_model_name();
     if (governor_) j["cpu_threads"] = "measured while training: " + governor_->summary();
+    if (dev_.is_cuda()) {  // how this session's iterations ran (not what they computed)
+      j["cuda_graph"] = {{"on", graphs_on_},
+                         {"why_not", graph_why_not_},
+                         {"iterations_launched", graph_stats_.launched},
+                         {"graphs_captured", graph_stats_.captured},
+                         {"graph_replays", graph_stats_.replayed},
+                         {"max_graph_nodes", graph_stats_.max_nodes}};
+    }
     nlohmann::json ev = nlohmann::json::array();
     for (const EvalRecord& e : evals_) {
       ev.push_back({{"env_steps", e.env_steps}, {"wall_s", e.wall_s}, {"mean", e.mean}, {"std", e.std},
@@ -1074,6 +1184,14 @@ class Run {
   std::unique_ptr<ThreadGovernor> governor_;
   Buffer<float> actions_, mu_, obs_prev_, low_, high_, sigma_, ou_state_, norm_obs_, norm_batch_obs_, norm_batch_next_;
   Buffer<double> episode_sums_;
+  Buffer<uint64_t> step_counter_;  // (1) the vector step env_steps_ / N_, on the device
+  bool graphs_on_ = false;
+  std::string graph_why_not_;
+  std::map<IterationShape, StreamGraph> graphs_;  // empty graph: seen once, launched
+  struct {
+    int64_t launched = 0, captured = 0, replayed = 0;
+    size_t max_nodes = 0;
+  } graph_stats_;
   Buffer<double> episode_partial_;  // the episode sums' per-chunk scratch (kernels/episode_stats.h)
   Buffer<float> merged_obs_;  // data-parallel: every rank's observations of a step, for the normalizer
   int64_t env_steps_ = 0, steps_at_start_ = 0;

@@ -15,9 +15,11 @@
 // (seed, purpose, index, step or update number), so a run resumed from a
 // checkpoint continues bit for bit on the CPU.
 //
-// On a GPU the same iteration runs on the device's stream without CUDA graph
-// capture: counters travel as kernel arguments, which a captured graph would
-// freeze (docs/training.md, "What is not done yet").
+// Every counter the iteration's kernels read (the vector step, the update
+// number, the replay ring, Adam's steps) lives in device memory and is
+// advanced there (kernels/counter.h), so on a CUDA device the iteration is
+// captured once per shape as a CUDA graph and replayed (run.cuda_graph;
+// docs/training.md, "CUDA graphs").
 #pragma once
 
 #include <functional>

@@ -80,6 +80,7 @@ void set_device(int ordinal) { ACX_CUDA_CHECK(cudaSetDevice(ordinal)); }
 void* malloc(size_t bytes) {
   void* p = nullptr;
   if (bytes == 0) return nullptr;
+  refuse_in_graph("a device allocation");
   ACX_CUDA_CHECK(cudaMalloc(&p, bytes));
   return p;
 }
@@ -99,13 +100,29 @@ void free_host(void* ptr) noexcept {
   if (ptr) (void)cudaFreeHost(ptr);
 }
 
+namespace {
+thread_local StreamMode g_mode = StreamMode::kRun;
+
+// Host copies, waits and allocations cannot be part of a graph.
+void refuse_in_graph(const char* what) {
+  if (g_mode != StreamMode::kRun) {
+    throw Error(std::string(what) + " inside a captured CUDA graph's iteration: a graph cannot hold it "
+                "(every value that changes between iterations must stay in device memory; kernels/counter.h)");
+  }
+}
+}  // namespace
+
+StreamMode stream_mode() { return g_mode; }
+
 void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) {
   if (bytes == 0) return;
+  if (kind != CopyKind::kDeviceToDevice) refuse_in_graph("a copy between host and device");
+  if (g_mode == StreamMode::kDiscard) return;
   ACX_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, to_cuda(kind), static_cast<cudaStream_t>(stream)));
 }
 
 void memset_async(void* dst, int value, size_t bytes, void* stream) {
-  if (bytes == 0) return;
+  if (bytes == 0 || g_mode == StreamMode::kDiscard) return;
   ACX_CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, static_cast<cudaStream_t>(stream)));
 }
 
@@ -119,30 +136,110 @@ void stream_destroy(void* stream) noexcept {
   if (stream) (void)cudaStreamDestroy(static_cast<cudaStream_t>(stream));
 }
 
-void stream_synchronize(void* stream) { ACX_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream))); }
+void stream_synchronize(void* stream) {
+  refuse_in_graph("a wait for the device");
+  ACX_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
+}
+
+namespace {
+// A cuBLAS handle with a workspace of its own, so that a GEMM captured into
+// a graph allocates nothing (cuBLAS's advice for graphs; 32 MiB suits Hopper).
+struct Blas {
+  cublasHandle_t handle = nullptr;
+  void* workspace = nullptr;
+};
+constexpr size_t kBlasWorkspace = size_t{32} << 20;
+}  // namespace
 
 void* blas_create(void* stream) {
-  cublasHandle_t h = nullptr;
-  ACX_CUBLAS_CHECK(cublasCreate(&h));
-  ACX_CUBLAS_CHECK(cublasSetStream(h, static_cast<cudaStream_t>(stream)));
-  // Bitwise-reproducible GEMMs: no split-K atomics, no TF32 unless asked.
-  ACX_CUBLAS_CHECK(cublasSetAtomicsMode(h, CUBLAS_ATOMICS_NOT_ALLOWED));
-  ACX_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
-  return h;
+  auto* b = new Blas;
+  try {
+    ACX_CUBLAS_CHECK(cublasCreate(&b->handle));
+    ACX_CUBLAS_CHECK(cublasSetStream(b->handle, static_cast<cudaStream_t>(stream)));
+    // Bitwise-reproducible GEMMs: no split-K atomics, no TF32 unless asked.
+    ACX_CUBLAS_CHECK(cublasSetAtomicsMode(b->handle, CUBLAS_ATOMICS_NOT_ALLOWED));
+    ACX_CUBLAS_CHECK(cublasSetMathMode(b->handle, CUBLAS_PEDANTIC_MATH));
+    ACX_CUDA_CHECK(cudaMalloc(&b->workspace, kBlasWorkspace));
+    ACX_CUBLAS_CHECK(cublasSetWorkspace(b->handle, b->workspace, kBlasWorkspace));
+  } catch (...) {
+    blas_destroy(b);
+    throw;
+  }
+  return b;
 }
 
 void blas_destroy(void* blas) noexcept {
-  if (blas) (void)cublasDestroy(static_cast<cublasHandle_t>(blas));
+  auto* b = static_cast<Blas*>(blas);
+  if (!b) return;
+  if (b->handle) (void)cublasDestroy(b->handle);
+  if (b->workspace) (void)cudaFree(b->workspace);
+  delete b;
 }
 
 void sgemm_strided_batched_colmajor(void* blas, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                                     const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
                                     int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
                                     int batch) {
-  ACX_CUBLAS_CHECK(cublasSgemmStridedBatched(static_cast<cublasHandle_t>(blas), trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+  if (g_mode == StreamMode::kDiscard) return;
+  ACX_CUBLAS_CHECK(cublasSgemmStridedBatched(static_cast<Blas*>(blas)->handle, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                                              trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, a,
                                              static_cast<int>(lda), stride_a, b, static_cast<int>(ldb), stride_b,
                                              &beta, c, static_cast<int>(ldc), stride_c, batch));
 }
+
+bool graphs_supported(std::string* why_not) {
+  int runtime = 0;
+  ACX_CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+  if (runtime < 11000) {  // stream capture with cuBLAS and instantiate flags as used here
+    if (why_not) *why_not = "the CUDA runtime is older than 11.0";
+    return false;
+  }
+  return true;
+}
+
+void graph_begin_capture(void* stream) {
+  ACX_CHECK(g_mode == StreamMode::kRun, "graph capture begun inside another capture or a dropped iteration");
+  // Thread-local: only this thread's unsafe calls (a cudaMalloc, a sync)
+  // break the capture, and refuse_in_graph names them before CUDA would.
+  ACX_CUDA_CHECK(cudaStreamBeginCapture(static_cast<cudaStream_t>(stream), cudaStreamCaptureModeThreadLocal));
+  g_mode = StreamMode::kCapture;
+}
+
+void* graph_end_capture(void* stream, size_t* nodes, bool abandon) {
+  ACX_CHECK(g_mode == StreamMode::kCapture, "graph capture ended without one begun");
+  g_mode = StreamMode::kRun;
+  cudaGraph_t graph = nullptr;
+  const cudaError_t end = cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &graph);
+  if (abandon) {
+    if (graph) (void)cudaGraphDestroy(graph);
+    return nullptr;
+  }
+  ACX_CUDA_CHECK(end);
+  size_t n = 0;
+  ACX_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
+  if (nodes) *nodes = n;
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
+  (void)cudaGraphDestroy(graph);
+  ACX_CUDA_CHECK(inst);
+  return exec;
+}
+
+void graph_launch(void* graph, void* stream) {
+  ACX_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), static_cast<cudaStream_t>(stream)));
+}
+
+void graph_destroy(void* graph) noexcept {
+  if (graph) (void)cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
+}
+
+void discard_begin() {
+  ACX_CHECK(g_mode == StreamMode::kRun, "a dropped iteration begun inside a capture or another one");
+  g_mode = StreamMode::kDiscard;
+}
+
+void discard_end() { g_mode = StreamMode::kRun; }
+
+void emulated_record(std::function<void()>) { throw Error("emulated_record outside the SIMT emulation"); }
 
 }  // namespace acx::cuda_api

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace acx::cuda_api {
@@ -62,5 +63,28 @@ void sgemm_strided_batched_colmajor(void* blas, bool trans_a, bool trans_b, int 
                                     const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
                                     int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
                                     int batch);
+
+// ---- CUDA graphs (kernels/runtime/graph.h) ---------------------------------------------
+// What happens to the work the calling thread gives a stream: it runs (the
+// default), it is recorded into the graph being captured, or it is dropped
+// (the host redoing an iteration's bookkeeping while a graph replays its
+// device work). Copies to or from the host, synchronization and allocation
+// are errors while recording or dropping: a graph cannot hold them.
+enum class StreamMode { kRun, kCapture, kDiscard };
+StreamMode stream_mode();
+// Whether this build and device can capture graphs; why not, when not.
+bool graphs_supported(std::string* why_not);
+void graph_begin_capture(void* stream);
+// Ends the capture begun on `stream`: an executable graph (free it with
+// graph_destroy) and its node count. When `abandon`, the capture is ended
+// and thrown away (an error inside it) and null is returned.
+void* graph_end_capture(void* stream, size_t* nodes, bool abandon = false);
+void graph_launch(void* graph, void* stream);
+void graph_destroy(void* graph) noexcept;
+void discard_begin();
+void discard_end();
+// The emulation only: keeps `work` (one kernel launch) in the graph being
+// captured, to run at each of its launches. Elsewhere an error.
+void emulated_record(std::function<void()> work);
 
 }  // namespace acx::cuda_api

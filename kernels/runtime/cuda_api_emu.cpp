@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "kernels/runtime/cuda_api.h"
 #include "kernels/runtime/error.h"
@@ -18,7 +20,73 @@ namespace acx::cuda_api {
 namespace {
 int g_stream_tag = 0;
 int g_blas_tag = 0;
+
+// Emulated graphs: a capture records each launch, copy, fill and GEMM as a
+// closure over its arguments (as CUDA copies a launch's arguments into the
+// graph), and a launch of the graph runs them in order. A value the host
+// would pass as an argument is frozen at capture exactly as on a GPU, so a
+// training run with graphs matches the launched one only if every changing
+// value is read from device memory: what tests/emu_train.sh checks.
+struct EmuGraph {
+  std::vector<std::function<void()>> work;
+};
+thread_local StreamMode g_mode = StreamMode::kRun;
+thread_local std::unique_ptr<EmuGraph> g_capturing;
+
+void refuse_in_graph(const char* what) {
+  if (g_mode != StreamMode::kRun) {
+    throw Error(std::string(what) + " inside a captured CUDA graph's iteration: a graph cannot hold it "
+                "(every value that changes between iterations must stay in device memory; kernels/counter.h)");
+  }
+}
+
+// Runs `work` now, keeps it in the graph being captured, or drops it.
+void run_or_record(std::function<void()> work) {
+  switch (g_mode) {
+    case StreamMode::kRun: work(); return;
+    case StreamMode::kCapture: g_capturing->work.push_back(std::move(work)); return;
+    case StreamMode::kDiscard: return;
+  }
+}
 }  // namespace
+
+StreamMode stream_mode() { return g_mode; }
+
+bool graphs_supported(std::string*) { return true; }
+
+void graph_begin_capture(void*) {
+  ACX_CHECK(g_mode == StreamMode::kRun, "graph capture begun inside another capture or a dropped iteration");
+  g_capturing = std::make_unique<EmuGraph>();
+  g_mode = StreamMode::kCapture;
+}
+
+void* graph_end_capture(void*, size_t* nodes, bool abandon) {
+  ACX_CHECK(g_mode == StreamMode::kCapture, "graph capture ended without one begun");
+  g_mode = StreamMode::kRun;
+  std::unique_ptr<EmuGraph> g = std::move(g_capturing);
+  if (abandon) return nullptr;
+  if (nodes) *nodes = g->work.size();
+  return g.release();
+}
+
+void graph_launch(void* graph, void*) {
+  ACX_CHECK(g_mode == StreamMode::kRun, "a graph launched inside a capture or a dropped iteration");
+  for (const std::function<void()>& w : static_cast<EmuGraph*>(graph)->work) w();
+}
+
+void graph_destroy(void* graph) noexcept { delete static_cast<EmuGraph*>(graph); }
+
+void discard_begin() {
+  ACX_CHECK(g_mode == StreamMode::kRun, "a dropped iteration begun inside a capture or another one");
+  g_mode = StreamMode::kDiscard;
+}
+
+void discard_end() { g_mode = StreamMode::kRun; }
+
+void emulated_record(std::function<void()> work) {
+  ACX_CHECK(g_mode == StreamMode::kCapture, "emulated_record outside a capture");
+  g_capturing->work.push_back(std::move(work));
+}
 
 const char* implementation() { return "emulation"; }
 bool built() { return true; }
@@ -43,6 +111,7 @@ void set_device(int ordinal) { ACX_CHECK(ordinal == 0, "the SIMT emulation has o
 
 void* malloc(size_t bytes) {
   if (bytes == 0) return nullptr;
+  refuse_in_graph("a device allocation");
   void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);  // cudaMalloc's alignment
   ACX_CHECK(p != nullptr, "out of host memory for an emulated device allocation");
   // Device memory nothing has written reads as NaN / 0xFF bytes, so a kernel
@@ -63,17 +132,19 @@ void* malloc_host(size_t bytes) {
 
 void free_host(void* ptr) noexcept { std::free(ptr); }
 
-void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind, void*) {
-  if (bytes) std::memmove(dst, src, bytes);
+void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind kind, void*) {
+  if (bytes == 0) return;
+  if (kind != CopyKind::kDeviceToDevice) refuse_in_graph("a copy between host and device");
+  run_or_record([=] { std::memmove(dst, src, bytes); });
 }
 
 void memset_async(void* dst, int value, size_t bytes, void*) {
-  if (bytes) std::memset(dst, value, bytes);
+  if (bytes) run_or_record([=] { std::memset(dst, value, bytes); });
 }
 
 void* stream_create() { return &g_stream_tag; }
 void stream_destroy(void*) noexcept {}
-void stream_synchronize(void*) {}
+void stream_synchronize(void*) { refuse_in_graph("a wait for the device"); }
 void* blas_create(void*) { return &g_blas_tag; }
 void blas_destroy(void*) noexcept {}
 
@@ -81,11 +152,13 @@ void sgemm_strided_batched_colmajor(void*, bool trans_a, bool trans_b, int m, in
                                     const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
                                     int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
                                     int batch) {
-  for (int i = 0; i < batch; ++i) {
-    cblas_sgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-                alpha, a + i * stride_a, static_cast<int>(lda), b + i * stride_b, static_cast<int>(ldb), beta,
-                c + i * stride_c, static_cast<int>(ldc));
-  }
+  run_or_record([=] {
+    for (int i = 0; i < batch; ++i) {
+      cblas_sgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+                  alpha, a + i * stride_a, static_cast<int>(lda), b + i * stride_b, static_cast<int>(ldb), beta,
+                  c + i * stride_c, static_cast<int>(ldc));
+    }
+  });
 }
 
 }  // namespace acx::cuda_api

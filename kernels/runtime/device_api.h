@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "kernels/runtime/common.h"
+#include "kernels/runtime/cuda_api.h"
 
 #if defined(ACX_SIMT_EMULATION)
 #include "kernels/runtime/simt_emu.h"
@@ -22,6 +23,8 @@
 #error "device_api.h is for kernel sources compiled by nvcc or under ACX_SIMT_EMULATION"
 #endif
 
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/runtime/error.h"
@@ -59,7 +62,20 @@ template <typename... KernelArgs, typename... Args>
 void launch_kernel(const char* name, const char* file, int line, void (*kernel)(KernelArgs...), dim3 grid,
                    dim3 block, size_t shared_bytes, cudaStream_t stream, Args&&... args) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
+  // While the host redoes a replayed graph's iteration, its launches are
+  // dropped (kernels/runtime/graph.h).
+  const cuda_api::StreamMode mode = cuda_api::stream_mode();
+  if (mode == cuda_api::StreamMode::kDiscard) return;
 #if defined(ACX_SIMT_EMULATION)
+  if (mode == cuda_api::StreamMode::kCapture) {
+    // Arguments converted and copied now, as a captured launch keeps them.
+    std::tuple<std::decay_t<KernelArgs>...> params(std::forward<Args>(args)...);
+    cuda_api::emulated_record([=] {
+      std::apply([&](const auto&... p) { ::acx::simt::launch(name, file, line, kernel, grid, block, shared_bytes, p...); },
+                 params);
+    });
+    return;
+  }
   ::acx::simt::launch(name, file, line, kernel, grid, block, shared_bytes, std::forward<Args>(args)...);
   (void)stream;
 #else
@@ -67,8 +83,9 @@ void launch_kernel(const char* name, const char* file, int line, void (*kernel)(
   ::acx::check_cuda(cudaGetLastError(), name, file, line);
   // ACX_SYNC_LAUNCHES=1 (docs/testing.md): wait for every kernel and check
   // it, so that a fault is reported at the launch that made it, by name,
-  // not at some later call.
-  if (sync_launches()) ::acx::check_cuda(cudaStreamSynchronize(stream), name, file, line);
+  // not at some later call. Not while capturing a graph: nothing runs then.
+  if (sync_launches() && mode == cuda_api::StreamMode::kRun)
+    ::acx::check_cuda(cudaStreamSynchronize(stream), name, file, line);
 #endif
 }
 
