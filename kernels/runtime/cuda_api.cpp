@@ -33,6 +33,20 @@ cudaMemcpyKind to_cuda(CopyKind kind) {
 
 }  // namespace
 
+namespace {
+thread_local StreamMode g_mode = StreamMode::kRun;
+
+// Host copies, waits and allocations cannot be part of a graph.
+void refuse_in_graph(const char* what) {
+  if (g_mode != StreamMode::kRun) {
+    throw Error(std::string(what) + " inside a captured CUDA graph's iteration: a graph cannot hold it "
+                "(every value that changes between iterations must stay in device memory; kernels/counter.h)");
+  }
+}
+}  // namespace
+
+StreamMode stream_mode() { return g_mode; }
+
 const char* implementation() { return "cuda"; }
 bool built() { return true; }
 
@@ -100,19 +114,6 @@ void free_host(void* ptr) noexcept {
   if (ptr) (void)cudaFreeHost(ptr);
 }
 
-namespace {
-thread_local StreamMode g_mode = StreamMode::kRun;
-
-// Host copies, waits and allocations cannot be part of a graph.
-void refuse_in_graph(const char* what) {
-  if (g_mode != StreamMode::kRun) {
-    throw Error(std::string(what) + " inside a captured CUDA graph's iteration: a graph cannot hold it "
-                "(every value that changes between iterations must stay in device memory; kernels/counter.h)");
-  }
-}
-}  // namespace
-
-StreamMode stream_mode() { return g_mode; }
 
 void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) {
   if (bytes == 0) return;
