@@ -130,6 +130,13 @@ Agent::Agent(const Device& dev, const EnvInfo& env, const AgentConfig& cfg)
   critic_loss_ = zeros(nq * K_);
   dq_da_ = Buffer<float>(dev, kb * act_dim_);
   grad_norms_ = zeros(nq * K_);
+  if (cfg.max_grad_norm > 0.0f) {
+    // Sized for the larger of the two clips (the critics', the actor's) now,
+    // so that no update reallocates it: a captured graph points at it.
+    clip_ws_.partial = Buffer<double>(
+        dev, static_cast<size_t>(std::max(nq * K_ * ceil_div(pc, kNormChunk), K_ * ceil_div(pa, kNormChunk))));
+    clip_ws_.scales = Buffer<float>(dev, static_cast<size_t>(nq) * K_);
+  }
   update_counter_ = Buffer<uint64_t>(dev, 1);
   update_counter_.zero();
   adam_steps_ = Buffer<AdamStepState>(dev, 3);

@@ -477,6 +477,10 @@ class Run {
         ++graph_stats_.launched;
         return;
       }
+      // A new shape's first run may allocate, and a buffer that grows frees
+      // the memory it had: the graphs captured so far are dropped (captured
+      // again at their next iteration) rather than trusted to point at it.
+      for (auto& [other, graph] : graphs_) graph = StreamGraph();
       graphs_.emplace(shape, StreamGraph());
       iterate_body();
       ++graph_stats_.launched;
