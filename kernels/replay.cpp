@@ -231,6 +231,16 @@ void ReplayBuffer::from_host(const std::vector<HostArray>& arrays) {
   ring_.copy_from_host(&pos, 1);
 }
 
+void ReplayBuffer::set_ring(int64_t head, int64_t size_steps) {
+  ACX_CHECK(head >= 0 && head < capacity_steps_ && size_steps >= 0 && size_steps <= capacity_steps_ &&
+                (size_steps == capacity_steps_ || head == size_steps),
+            "replay ring position out of range");
+  head_ = head;
+  size_steps_ = size_steps;
+  const RingPosition pos{head_, size_steps_};
+  ring_.copy_from_host(&pos, 1);
+}
+
 RingPosition ReplayBuffer::device_ring() const {
   RingPosition pos{};
   ring_.copy_to_host(&pos, 1);

@@ -235,6 +235,10 @@ class ReplayBuffer {
   // The ring position the device holds (a copy to the host): equal to
   // {head(), size_steps()} unless something went wrong.
   RingPosition device_ring() const;
+  // Sets the ring position, host and device (head < capacity_steps, size <=
+  // capacity_steps, and head == size until the ring is full): what a
+  // trainer puts back when a graph capture that moved it failed.
+  void set_ring(int64_t head, int64_t size_steps);
   // Device memory held, bytes.
   size_t bytes() const;
   // The bytes a buffer of `cfg` holds, computed before it is built

@@ -17,6 +17,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "host/io/safetensors.h"
@@ -109,6 +110,8 @@ TEST(CudaGraph, HostCopiesWaitsAndAllocationsInACaptureAreErrors) {
   expect_refused([&] { (void)x.to_host(); }, "a device-to-host copy");
   expect_refused([&] { dev.synchronize(); }, "a wait");
   expect_refused([&] { Buffer<float> y(dev, 8); }, "an allocation");
+  std::optional<Buffer<float>> doomed(std::in_place, dev, 8);
+  expect_refused([&] { doomed.reset(); }, "a free");
   // Each capture ended with its error: the stream runs work again.
   ops::fill(dev, x.data(), 16, 2.0f);
   EXPECT_EQ(x.to_host(), std::vector<float>(16, 2.0f));

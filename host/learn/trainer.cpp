@@ -472,22 +472,33 @@ class Run {
     const IterationShape shape = next_shape();
     auto it = graphs_.find(shape);
     if (it == graphs_.end()) {
-      if (graphs_.size() >= kMaxGraphs) {  // shapes that do not repeat: launch them
-        iterate_body();
-        ++graph_stats_.launched;
-        return;
-      }
       // A new shape's first run may allocate, and a buffer that grows frees
       // the memory it had: the graphs captured so far are dropped (captured
       // again at their next iteration) rather than trusted to point at it.
       for (auto& [other, graph] : graphs_) graph = StreamGraph();
-      graphs_.emplace(shape, StreamGraph());
+      if (graphs_.size() < kMaxGraphs) graphs_.emplace(shape, StreamGraph());  // past the cap: launched
       iterate_body();
       ++graph_stats_.launched;
       return;
     }
     if (it->second.empty()) {
-      it->second = StreamGraph::capture(dev_, [this] { iterate_body(); });
+      // The capture runs the host's side of the iteration (counters move on)
+      // while the device does nothing: if it fails, the host's counters are
+      // put back and, under auto, the run goes on launched.
+      const HostCounters before = host_counters();
+      try {
+        it->second = StreamGraph::capture(dev_, [this] { iterate_body(); });
+      } catch (const Error& e) {
+        set_host_counters(before);
+        if (cfg_.get_string("run.cuda_graph") == "on") throw;
+        graphs_on_ = false;
+        graphs_.clear();
+        graph_why_not_ = std::string("a capture failed: ") + e.what();
+        if (output_ != Output::kQuiet) std::cerr << "\nacx train: CUDA graphs off from here: " << graph_why_not_ << "\n";
+        iterate_body();
+        ++graph_stats_.launched;
+        return;
+      }
       ++graph_stats_.captured;
       graph_stats_.max_nodes = std::max(graph_stats_.max_nodes, it->second.nodes());
     } else {
@@ -495,6 +506,19 @@ class Run {
       ++graph_stats_.replayed;
     }
     it->second.launch();
+  }
+
+  // What the host's side of an iteration moves on.
+  struct HostCounters {
+    int64_t env_steps, updates, actor_updates, replay_head, replay_size;
+  };
+  HostCounters host_counters() const {
+    return {env_steps_, agent_->n_updates(), agent_->n_actor_updates(), replay_->head(), replay_->size_steps()};
+  }
+  void set_host_counters(const HostCounters& c) {
+    env_steps_ = c.env_steps;
+    agent_->set_counters(c.updates, c.actor_updates);
+    replay_->set_ring(c.replay_head, c.replay_size);
   }
 
   struct IterationShape {
@@ -507,9 +531,9 @@ class Run {
 
   IterationShape next_shape() const {
     const int64_t due = updates_due(cfg_, env_steps_ + N_);
-    const int64_t n = agent_->n_updates();
-    return {env_steps_ < cfg_.get_int("algo.warmup_steps"), std::max<int64_t>(0, due - n),
-            n % agent_->config().policy_delay};
+    const int64_t n = agent_->n_updates(), updates = std::max<int64_t>(0, due - n);
+    return {env_steps_ < cfg_.get_int("algo.warmup_steps"), updates,
+            updates > 0 ? n % agent_->config().policy_delay : 0};
   }
 
   // run.cuda_graph: whether this run's iterations go through graphs, and
@@ -525,7 +549,7 @@ class Run {
       why = "data-parallel learners reduce gradients through MPI on the host";
     } else if (!env_->steps_on_device()) {
       why = info_.name + " steps on the host";
-    } else if (mode == "auto" && std::getenv("ACX_SYNC_LAUNCHES") && std::string(std::getenv("ACX_SYNC_LAUNCHES")) == "1") {
+    } else if (const char* sync = std::getenv("ACX_SYNC_LAUNCHES"); mode == "auto" && sync && sync[0] == '1') {
       why = "ACX_SYNC_LAUNCHES=1 checks each launch as it runs";
     } else {
       graphs_on_ = true;
@@ -1037,6 +1061,7 @@ class Run {
     const std::string& path = c.file.path();
     Config saved = c.config;
     saved.set("run.total_env_steps", cfg_.get_int("run.total_env_steps"), "resume");
+    saved.set("run.cuda_graph", cfg_.get_string("run.cuda_graph"), "resume");
     ACX_USAGE_CHECK(saved.to_toml() == cfg_.to_toml(),
                     "mismatched checkpoint " + path + ": its config differs from " + out_ + "/config.toml");
     ACX_USAGE_CHECK(c.meta.replay_saved,
@@ -1242,10 +1267,13 @@ Config resume_train_config(const std::string& dir, const std::vector<std::string
   ACX_USAGE_CHECK(fs::exists(path), "cannot resume: " + path + " does not exist");
   Config c(train_schema());
   c.load_toml(path);
-  // A resumed run may only be made longer: every other option is the run's.
+  // A resumed run may only be made longer, or change how its iterations are
+  // launched (run.cuda_graph: the same results either way); every other
+  // option is the run's.
   for (const std::string& o : overrides) {
-    ACX_USAGE_CHECK(o.rfind("run.total_env_steps=", 0) == 0,
-                    "--set " + quote_input(o) + ": with --resume only run.total_env_steps may be changed");
+    ACX_USAGE_CHECK(o.rfind("run.total_env_steps=", 0) == 0 || o.rfind("run.cuda_graph=", 0) == 0,
+                    "--set " + quote_input(o) +
+                        ": with --resume only run.total_env_steps and run.cuda_graph may be changed");
     c.apply_override(o);
   }
   return c;

@@ -5,6 +5,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <utility>
+
 #include "kernels/runtime/error.h"
 
 #define ACX_CUBLAS_CHECK(call) check_cublas((call), #call, __FILE__, __LINE__)
@@ -35,6 +37,9 @@ cudaMemcpyKind to_cuda(CopyKind kind) {
 
 namespace {
 thread_local StreamMode g_mode = StreamMode::kRun;
+// A free inside a capture: cudaFree cannot be captured, and free() is
+// noexcept, so it is remembered and graph_end_capture reports it.
+thread_local bool g_freed_in_capture = false;
 
 // Host copies, waits and allocations cannot be part of a graph.
 void refuse_in_graph(const char* what) {
@@ -100,6 +105,7 @@ void* malloc(size_t bytes) {
 }
 
 void free(void* ptr) noexcept {
+  if (ptr && g_mode == StreamMode::kCapture) g_freed_in_capture = true;
   if (ptr) (void)cudaFree(ptr);  // destructors must not throw; a failed free is reported by the next checked call
 }
 
@@ -209,15 +215,22 @@ void graph_begin_capture(void* stream) {
 void* graph_end_capture(void* stream, size_t* nodes, bool abandon) {
   ACX_CHECK(g_mode == StreamMode::kCapture, "graph capture ended without one begun");
   g_mode = StreamMode::kRun;
+  const bool freed = std::exchange(g_freed_in_capture, false);
   cudaGraph_t graph = nullptr;
   const cudaError_t end = cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &graph);
-  if (abandon) {
+  if (abandon || freed) {
     if (graph) (void)cudaGraphDestroy(graph);
+    (void)cudaGetLastError();  // an invalidated capture's error is not the next launch's
+    if (freed) throw Error("a device free inside a captured CUDA graph's iteration: a graph cannot hold it");
     return nullptr;
   }
   ACX_CUDA_CHECK(end);
   size_t n = 0;
-  ACX_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
+  const cudaError_t counted = cudaGraphGetNodes(graph, nullptr, &n);
+  if (counted != cudaSuccess) {
+    (void)cudaGraphDestroy(graph);
+    ACX_CUDA_CHECK(counted);
+  }
   if (nodes) *nodes = n;
   cudaGraphExec_t exec = nullptr;
   const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "kernels/runtime/cuda_api.h"
@@ -32,6 +33,7 @@ struct EmuGraph {
 };
 thread_local StreamMode g_mode = StreamMode::kRun;
 thread_local std::unique_ptr<EmuGraph> g_capturing;
+thread_local bool g_freed_in_capture = false;  // as in cuda_api.cpp: free() is noexcept
 
 void refuse_in_graph(const char* what) {
   if (g_mode != StreamMode::kRun) {
@@ -64,7 +66,9 @@ void* graph_end_capture(void*, size_t* nodes, bool abandon) {
   ACX_CHECK(g_mode == StreamMode::kCapture, "graph capture ended without one begun");
   g_mode = StreamMode::kRun;
   std::unique_ptr<EmuGraph> g = std::move(g_capturing);
+  const bool freed = std::exchange(g_freed_in_capture, false);
   if (abandon) return nullptr;
+  if (freed) throw Error("a device free inside a captured CUDA graph's iteration: a graph cannot hold it");
   if (nodes) *nodes = g->work.size();
   return g.release();
 }
@@ -120,7 +124,10 @@ void* malloc(size_t bytes) {
   return p;
 }
 
-void free(void* ptr) noexcept { std::free(ptr); }
+void free(void* ptr) noexcept {
+  if (ptr && g_mode == StreamMode::kCapture) g_freed_in_capture = true;
+  std::free(ptr);
+}
 
 void* malloc_host(size_t bytes) {
   if (bytes == 0) return nullptr;
