@@ -46,16 +46,12 @@ void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step
                const float* grads, const float* member_lr, int64_t member_size) {
   ACX_CHECK(step >= 1, "Adam steps count from 1");
   AdamArgs a = adam_args(cfg, params, m, v, grads, member_lr, member_size);
-  const double t = static_cast<double>(step);
-  const double bc1 = 1.0 - std::pow(static_cast<double>(cfg.beta1), t);  // Adam's first bias correction
-  a.step_size = static_cast<float>(cfg.lr / bc1);
-  a.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(static_cast<double>(cfg.beta2), t)));
-  a.inv_bc1 = static_cast<float>(1.0 / bc1);
+  a.scalars = adam_step_scalars(cfg.lr, cfg.beta1, cfg.beta2, step);
   adam_update(dev, a, n);
 }
 
-void adam_step_counted(const Device& dev, int64_t n, const AdamConfig& cfg, AdamStepState* state, float* params, float* m,
-               float* v, const float* grads, const float* member_lr, int64_t member_size) {
+void adam_step_counted(const Device& dev, int64_t n, const AdamConfig& cfg, AdamStepState* state, float* params,
+                       float* m, float* v, const float* grads, const float* member_lr, int64_t member_size) {
   ACX_CHECK(state != nullptr, "adam_step_counted: no step state");
   const AdamAdvanceArgs adv{cfg.lr, cfg.beta1, cfg.beta2, state};
   if (dev.is_cuda()) {

@@ -43,35 +43,38 @@ struct AdamStepState {
   float unused;
 };
 
-// step + 1, then its scalars, in float64 as the host computes them for
-// ops::adam_step (one thread).
+// Step `step`'s scalars, in float64: the one place they are computed (by
+// the host for ops::adam_step, on the device for ops::adam_step_counted).
+ACX_HD AdamStepState adam_step_scalars(float lr, float beta1, float beta2, int64_t step) {
+  const double t = static_cast<double>(step);
+  const double bc1 = 1.0 - pow(static_cast<double>(beta1), t);  // Adam's first bias correction
+  AdamStepState s{};
+  s.step = step;
+  s.step_size = static_cast<float>(lr / bc1);
+  s.inv_sqrt_bc2 = static_cast<float>(1.0 / sqrt(1.0 - pow(static_cast<double>(beta2), t)));
+  s.inv_bc1 = static_cast<float>(1.0 / bc1);
+  return s;
+}
+
+// step + 1, then its scalars (one thread).
 struct AdamAdvanceArgs {
   float lr, beta1, beta2;
   AdamStepState* state;
 };
 
 ACX_HD void adam_advance_at(const AdamAdvanceArgs& a) {
-  AdamStepState& s = *a.state;
-  s.step += 1;
-  const double t = static_cast<double>(s.step);
-  const double bc1 = 1.0 - pow(static_cast<double>(a.beta1), t);
-  s.step_size = static_cast<float>(a.lr / bc1);
-  s.inv_sqrt_bc2 = static_cast<float>(1.0 / sqrt(1.0 - pow(static_cast<double>(a.beta2), t)));
-  s.inv_bc1 = static_cast<float>(1.0 / bc1);
+  *a.state = adam_step_scalars(a.lr, a.beta1, a.beta2, a.state->step + 1);
 }
 
 struct AdamArgs {
   float lr, beta1, beta2, eps, weight_decay;
-  float step_size;     // lr / (1 - beta1^t), computed in float64 on the host
-  float inv_sqrt_bc2;  // 1 / sqrt(1 - beta2^t)
-  // Or null: the three scalars come from here, read when the kernel runs.
-  const AdamStepState* state;
+  AdamStepState scalars;       // the step's scalars, computed on the host ...
+  const AdamStepState* state;  // ... or null: read from here when the kernel runs
   int decoupled;
   // Per-member learning rates (hyper-parameter variants), or null: element
   // i uses member_lr[i / member_size] and step size member_lr * inv_bc1.
   const float* member_lr;  // (n / member_size) on the device
   int64_t member_size;
-  float inv_bc1;           // 1 / (1 - beta1^t)
   float* params;       // (n)
   float* m;            // (n) first moment
   float* v;            // (n) second moment
@@ -81,12 +84,12 @@ struct AdamArgs {
 ACX_HD void adam_update_at(const AdamArgs& a, int64_t i) {
   float p = a.params[i];
   float g = a.grads[i];
-  float lr = a.lr, step_size = a.step_size, inv_sqrt_bc2 = a.inv_sqrt_bc2, inv_bc1 = a.inv_bc1;
-  if (a.state != nullptr) {
-    step_size = a.state->step_size;
-    inv_sqrt_bc2 = a.state->inv_sqrt_bc2;
-    inv_bc1 = a.state->inv_bc1;
-  }
+  // Field by field, not a reference to either struct: a reference to the
+  // kernel's argument would put it in local memory on the GPU.
+  const bool on_device = a.state != nullptr;
+  const float inv_bc1 = on_device ? a.state->inv_bc1 : a.scalars.inv_bc1;
+  const float inv_sqrt_bc2 = on_device ? a.state->inv_sqrt_bc2 : a.scalars.inv_sqrt_bc2;
+  float lr = a.lr, step_size = on_device ? a.state->step_size : a.scalars.step_size;
   if (a.member_lr != nullptr) {
     lr = a.member_lr[i / a.member_size];
     step_size = lr * inv_bc1;
@@ -190,8 +193,9 @@ void adam_step(const Device& dev, int64_t n, const AdamConfig& cfg, int64_t step
 // The same step with its count in device memory: state->step + 1 and its
 // bias corrections (adam_advance_at), then the update reading them; bitwise
 // adam_step(..., state->step + 1, ...) on the CPU and under the emulation.
-void adam_step_counted(const Device& dev, int64_t n, const AdamConfig& cfg, AdamStepState* state, float* params, float* m,
-               float* v, const float* grads, const float* member_lr = nullptr, int64_t member_size = 0);
+void adam_step_counted(const Device& dev, int64_t n, const AdamConfig& cfg, AdamStepState* state, float* params,
+                       float* m, float* v, const float* grads, const float* member_lr = nullptr,
+                       int64_t member_size = 0);
 // target <- tau online + (1 - tau) target (ops::axpby).
 void polyak_update(const Device& dev, int64_t n, float tau, const float* online, float* target);
 // The scratch of clip_grad_norm (per-chunk partial sums, per-member
