@@ -107,7 +107,6 @@ void ReplayBuffer::store(const float* obs, const float* action, const float* rew
   a.n_envs = cfg_.n_envs;
   a.obs_dim = cfg_.obs_dim;
   a.act_dim = cfg_.act_dim;
-  a.slot = head_;
   a.ring = ring_.data();
   a.src_obs = obs;
   a.src_action = action;
@@ -153,8 +152,6 @@ void ReplayBuffer::sample(int batch, uint64_t seed, DeviceCounter counter, Repla
   a.obs_dim = cfg_.obs_dim;
   a.act_dim = cfg_.act_dim;
   a.capacity_steps = capacity_steps_;
-  a.head = head_;
-  a.size_steps = size_steps_;
   a.ring = ring_.data();
   a.envs_per_member = cfg_.n_envs / cfg_.n_members;
   a.batch = batch;
@@ -225,10 +222,7 @@ void ReplayBuffer::from_host(const std::vector<HostArray>& arrays) {
   restore(next_obs_, h_next_obs);
   restore(terminated_, h_terminated);
   restore(truncated_, h_truncated);
-  head_ = ring[4];
-  size_steps_ = ring[5];
-  const RingPosition pos{head_, size_steps_};
-  ring_.copy_from_host(&pos, 1);
+  set_ring(ring[4], ring[5]);
 }
 
 void ReplayBuffer::set_ring(int64_t head, int64_t size_steps) {

@@ -53,12 +53,11 @@ namespace acx {
 
 // ---- element math (host + device) ---------------------------------------------
 
-// Device views of the storage, and what a store writes into row `slot`.
+// Device views of the storage, and what a store writes into row ring->head.
 struct ReplayStoreArgs {
   int64_t n_envs;
   int obs_dim, act_dim;
-  int64_t slot;                 // the row written, when ring is null
-  const RingPosition* ring;     // device: the row written is ring->head; or null
+  const RingPosition* ring;     // device: the row written is ring->head
   const float* src_obs;         // (n_envs, obs_dim)
   const float* src_action;      // (n_envs, act_dim)
   const float* src_reward;      // (n_envs)
@@ -81,7 +80,7 @@ ACX_HD int64_t replay_store_words(const ReplayStoreArgs& a) {
 
 ACX_HD void replay_store_at(const ReplayStoreArgs& a, int64_t w) {
   const int64_t n_obs = a.n_envs * a.obs_dim, n_act = a.n_envs * a.act_dim, n = a.n_envs;
-  const int64_t slot = a.ring != nullptr ? a.ring->head : a.slot;
+  const int64_t slot = a.ring->head;
   if (w < n_obs) {
     a.obs[slot * n_obs + w] = a.src_obs[w];
     return;
@@ -111,9 +110,7 @@ struct ReplaySampleArgs {
   int64_t n_envs;
   int obs_dim, act_dim;
   int64_t capacity_steps;
-  int64_t head;        // the next row to write (when ring is null)
-  int64_t size_steps;  // rows stored, <= capacity_steps (when ring is null)
-  const RingPosition* ring;  // device: {head, size_steps} read when the kernel runs; or null
+  const RingPosition* ring;  // device: the next row to write and the rows stored, read when the kernel runs
   int64_t envs_per_member;  // n_envs / n_members
   int64_t batch;            // samples per member
   const float* obs;
@@ -148,8 +145,7 @@ ACX_HD int64_t replay_draw_item(uint64_t seed, uint64_t counter, int64_t b, int6
 // Output row b = member * batch + sample.
 ACX_HD void replay_sample_at(const ReplaySampleArgs& a, int64_t b) {
   const int64_t member = b / a.batch;
-  const int64_t head = a.ring != nullptr ? a.ring->head : a.head;
-  const int64_t size_steps = a.ring != nullptr ? a.ring->size : a.size_steps;
+  const int64_t head = a.ring->head, size_steps = a.ring->size;
   const int64_t item = replay_draw_item(a.seed, a.counter.get(), b, size_steps * a.envs_per_member);
   const int64_t pos = item / a.envs_per_member, env = member * a.envs_per_member + item % a.envs_per_member;
   const int64_t oldest = (head - size_steps + a.capacity_steps) % a.capacity_steps;
