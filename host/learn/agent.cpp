@@ -204,9 +204,9 @@ void Agent::check_device_counters() const {
   AdamStepState steps[3];
   adam_steps_.copy_to_host(steps, 3);
   // The temperature steps with the actor, and only when it is learned.
-  const int64_t alpha_steps = is_sac() && cfg_.autotune_alpha ? n_actor_updates_ : steps[kAdamAlpha].step;
+  const bool alpha_learned = is_sac() && cfg_.autotune_alpha;
   if (u != static_cast<uint64_t>(n_updates_) || steps[kAdamCritic].step != n_updates_ ||
-      steps[kAdamActor].step != n_actor_updates_ || steps[kAdamAlpha].step != alpha_steps) {
+      steps[kAdamActor].step != n_actor_updates_ || (alpha_learned && steps[kAdamAlpha].step != n_actor_updates_)) {
     throw Error(fmt::format("the device's update counters ({} updates, Adam steps {} / {} / {}) disagree with the "
                             "host's ({} updates, {} actor updates)",
                             u, steps[kAdamCritic].step, steps[kAdamActor].step, steps[kAdamAlpha].step, n_updates_,
@@ -279,9 +279,9 @@ void Agent::critic_step(const TrainBatch& b) {
   }
   ++n_updates_;
   const AdamConfig critic_adam{cfg_.critic_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
-  ops::adam_step_counted(dev_, nq * K_ * pc, critic_adam, adam_steps_.data() + kAdamCritic, critic_params_.data(), critic_m_.data(),
-                 critic_v_.data(), critic_grad_.data(),
-                 critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
+  ops::adam_step_counted(dev_, nq * K_ * pc, critic_adam, adam_steps_.data() + kAdamCritic, critic_params_.data(),
+                         critic_m_.data(), critic_v_.data(), critic_grad_.data(),
+                         critic_member_lr_.empty() ? nullptr : critic_member_lr_.data(), pc);
 }
 
 // The actor's gradient is in actor_grad_: clip it (algo.max_grad_norm), then one Adam(W) step.
@@ -293,8 +293,9 @@ void Agent::actor_optimizer_step() {
   }
   ++n_actor_updates_;
   const AdamConfig actor_adam{cfg_.actor_lr, 0.9f, 0.999f, 1e-8f, cfg_.weight_decay, cfg_.weight_decay > 0.0f};
-  ops::adam_step_counted(dev_, K_ * pa, actor_adam, adam_steps_.data() + kAdamActor, actor_params_.data(), actor_m_.data(), actor_v_.data(),
-                 actor_grad_.data(), actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
+  ops::adam_step_counted(dev_, K_ * pa, actor_adam, adam_steps_.data() + kAdamActor, actor_params_.data(),
+                         actor_m_.data(), actor_v_.data(), actor_grad_.data(),
+                         actor_member_lr_.empty() ? nullptr : actor_member_lr_.data(), pa);
 }
 
 void Agent::critic_target(const TrainBatch& b, const float* next_log_prob) {
@@ -373,19 +374,21 @@ void Agent::update_td3(const TrainBatch& b) {
 // u (1 + policy_delay) + slot, u the update number (on the device), slot 0
 // the target's sample and 1 + j the j-th actor step's, so no two draws
 // share a key.
+DeviceCounter Agent::sac_draw_key(uint64_t slot) const {
+  return DeviceCounter::at(update_counter_.data(), 1 + static_cast<uint64_t>(cfg_.policy_delay), slot);
+}
+
 void Agent::update_sac(const TrainBatch& b) {
   const int nq = n_q();
   const int64_t kb = static_cast<int64_t>(K_) * B_;
   const int64_t pc = critic_.n_params();
   const int64_t obs_stride = static_cast<int64_t>(B_) * obs_dim_, act_stride = static_cast<int64_t>(B_) * act_dim_;
-  const uint64_t draws_per_update = 1 + static_cast<uint64_t>(cfg_.policy_delay);
 
   // ---- target: a' ~ pi(s'), y = r + discount (min_q Q'_q(s', a') - alpha log pi(a'|s'))
   mlp_forward(actor_, actor_params_.data(), {MlpInput{b.next_obs, obs_dim_, obs_stride}}, *target_actor_tape_);
   ops::squashed_gaussian(dev_, SquashedGaussianArgs{kb, act_dim_, target_actor_tape_->output(), act_low_.data(),
                                                     act_high_.data(), cfg_.log_std_min, cfg_.log_std_max,
-                                                    cfg_.policy_seed, RngPurpose::kSacPolicy,
-                                                    DeviceCounter::at(update_counter_.data(), draws_per_update, 0), 0,
+                                                    cfg_.policy_seed, RngPurpose::kSacPolicy, sac_draw_key(0), 0,
                                                     next_act_.data(), next_logp_.data(), nullptr});
   broadcast(b.next_obs, kb * obs_dim_, critic_next_obs_.data());
   broadcast(next_act_.data(), kb * act_dim_, critic_next_act_.data());
@@ -413,10 +416,8 @@ void Agent::sac_actor_step(const TrainBatch& b, uint64_t slot) {
   mlp_forward(actor_, actor_params_.data(), {MlpInput{b.obs, obs_dim_, obs_stride}}, *actor_tape_);
   ops::squashed_gaussian(dev_, SquashedGaussianArgs{kb, act_dim_, actor_tape_->output(), act_low_.data(),
                                                     act_high_.data(), cfg_.log_std_min, cfg_.log_std_max,
-                                                    cfg_.policy_seed, RngPurpose::kSacPolicy,
-                                                    DeviceCounter::at(update_counter_.data(),
-                                                                      1 + static_cast<uint64_t>(cfg_.policy_delay), slot),
-                                                    0, pi_act_.data(), logp_.data(), eps_.data()});
+                                                    cfg_.policy_seed, RngPurpose::kSacPolicy, sac_draw_key(slot), 0,
+                                                    pi_act_.data(), logp_.data(), eps_.data()});
   // critic_obs_ holds the batch's observations once per critic (critic_step).
   broadcast(pi_act_.data(), kb * act_dim_, pi_act_b_.data());
   mlp_forward(critic_, critic_params_.data(),
@@ -441,8 +442,8 @@ void Agent::sac_actor_step(const TrainBatch& b, uint64_t slot) {
     if (grad_reduce_) grad_reduce_(alpha_grad_.data(), K_);
     // Adam's step count for alpha is the actor's: one alpha step per actor step.
     const AdamConfig alpha_adam{cfg_.alpha_lr, 0.9f, 0.999f, 1e-8f, 0.0f, false};
-    ops::adam_step_counted(dev_, K_, alpha_adam, adam_steps_.data() + kAdamAlpha, log_alpha_.data(), alpha_m_.data(), alpha_v_.data(),
-                   alpha_grad_.data(), nullptr, 1);
+    ops::adam_step_counted(dev_, K_, alpha_adam, adam_steps_.data() + kAdamAlpha, log_alpha_.data(), alpha_m_.data(),
+                           alpha_v_.data(), alpha_grad_.data(), nullptr, 1);
   }
 }
 

@@ -165,6 +165,9 @@ class Agent {
   void update_td3(const TrainBatch& batch);
   void update_sac(const TrainBatch& batch);
   void sac_actor_step(const TrainBatch& batch, uint64_t slot);
+  // The key of one of an update's SAC draws: u (1 + policy_delay) + slot,
+  // u the update number on the device.
+  DeviceCounter sac_draw_key(uint64_t slot) const;
   void critic_step(const TrainBatch& batch);
   void actor_optimizer_step();  // clip actor_grad_ and take one Adam step
   // The critics' target from the target critics' output at (s', a'): the
