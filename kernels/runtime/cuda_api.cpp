@@ -5,8 +5,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include <utility>
-
+#include "kernels/runtime/cuda_api_mode.h"
 #include "kernels/runtime/error.h"
 
 #define ACX_CUBLAS_CHECK(call) check_cublas((call), #call, __FILE__, __LINE__)
@@ -36,21 +35,8 @@ cudaMemcpyKind to_cuda(CopyKind kind) {
 }  // namespace
 
 namespace {
-thread_local StreamMode g_mode = StreamMode::kRun;
-// A free inside a capture: cudaFree cannot be captured, and free() is
-// noexcept, so it is remembered and graph_end_capture reports it.
-thread_local bool g_freed_in_capture = false;
-
-// Host copies, waits and allocations cannot be part of a graph.
-void refuse_in_graph(const char* what) {
-  if (g_mode != StreamMode::kRun) {
-    throw Error(std::string(what) + " inside a captured CUDA graph's iteration: a graph cannot hold it "
-                "(every value that changes between iterations must stay in device memory; kernels/counter.h)");
-  }
-}
+using mode::refuse_in_graph;
 }  // namespace
-
-StreamMode stream_mode() { return g_mode; }
 
 const char* implementation() { return "cuda"; }
 bool built() { return true; }
@@ -105,7 +91,7 @@ void* malloc(size_t bytes) {
 }
 
 void free(void* ptr) noexcept {
-  if (ptr && g_mode == StreamMode::kCapture) g_freed_in_capture = true;
+  mode::note_free(ptr);
   if (ptr) (void)cudaFree(ptr);  // destructors must not throw; a failed free is reported by the next checked call
 }
 
@@ -124,12 +110,12 @@ void free_host(void* ptr) noexcept {
 void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) {
   if (bytes == 0) return;
   if (kind != CopyKind::kDeviceToDevice) refuse_in_graph("a copy between host and device");
-  if (g_mode == StreamMode::kDiscard) return;
+  if (stream_mode() == StreamMode::kDiscard) return;
   ACX_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, to_cuda(kind), static_cast<cudaStream_t>(stream)));
 }
 
 void memset_async(void* dst, int value, size_t bytes, void* stream) {
-  if (bytes == 0 || g_mode == StreamMode::kDiscard) return;
+  if (bytes == 0 || stream_mode() == StreamMode::kDiscard) return;
   ACX_CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, static_cast<cudaStream_t>(stream)));
 }
 
@@ -187,7 +173,7 @@ void sgemm_strided_batched_colmajor(void* blas, bool trans_a, bool trans_b, int 
                                     const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
                                     int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
                                     int batch) {
-  if (g_mode == StreamMode::kDiscard) return;
+  if (stream_mode() == StreamMode::kDiscard) return;
   ACX_CUBLAS_CHECK(cublasSgemmStridedBatched(static_cast<Blas*>(blas)->handle, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                                              trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, a,
                                              static_cast<int>(lda), stride_a, b, static_cast<int>(ldb), stride_b,
@@ -205,23 +191,21 @@ bool graphs_supported(std::string* why_not) {
 }
 
 void graph_begin_capture(void* stream) {
-  ACX_CHECK(g_mode == StreamMode::kRun, "graph capture begun inside another capture or a dropped iteration");
+  ACX_CHECK(stream_mode() == StreamMode::kRun, "graph capture begun inside another capture or a dropped iteration");
   // Thread-local: only this thread's unsafe calls (a cudaMalloc, a sync)
   // break the capture, and refuse_in_graph names them before CUDA would.
   ACX_CUDA_CHECK(cudaStreamBeginCapture(static_cast<cudaStream_t>(stream), cudaStreamCaptureModeThreadLocal));
-  g_mode = StreamMode::kCapture;
+  mode::begin_capture();
 }
 
 void* graph_end_capture(void* stream, size_t* nodes, bool abandon) {
-  ACX_CHECK(g_mode == StreamMode::kCapture, "graph capture ended without one begun");
-  g_mode = StreamMode::kRun;
-  const bool freed = std::exchange(g_freed_in_capture, false);
+  const bool freed = mode::end_capture();
   cudaGraph_t graph = nullptr;
   const cudaError_t end = cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &graph);
   if (abandon || freed) {
     if (graph) (void)cudaGraphDestroy(graph);
     (void)cudaGetLastError();  // an invalidated capture's error is not the next launch's
-    if (freed) throw Error("a device free inside a captured CUDA graph's iteration: a graph cannot hold it");
+    if (freed && !abandon) mode::throw_freed_in_capture();
     return nullptr;
   }
   ACX_CUDA_CHECK(end);
@@ -246,13 +230,6 @@ void graph_launch(void* graph, void* stream) {
 void graph_destroy(void* graph) noexcept {
   if (graph) (void)cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
 }
-
-void discard_begin() {
-  ACX_CHECK(g_mode == StreamMode::kRun, "a dropped iteration begun inside a capture or another one");
-  g_mode = StreamMode::kDiscard;
-}
-
-void discard_end() { g_mode = StreamMode::kRun; }
 
 void emulated_record(std::function<void()>) { throw Error("emulated_record outside the SIMT emulation"); }
 

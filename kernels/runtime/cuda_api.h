@@ -7,6 +7,8 @@
 //   cuda_api_emu.cpp   the SIMT emulation: host memory, OpenBLAS for the GEMMs
 //                      (cuBLAS cannot be emulated), synchronous "streams"
 //   cuda_api_none.cpp  a CPU-only build: reports that CUDA is not built in
+// and one part every build shares: the stream mode of CUDA graphs
+// (cuda_api_mode.cpp, with the checks the first two call).
 // Every call is checked; failures throw acx::Error with the call and message.
 #pragma once
 

@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <utility>
 #include <vector>
 
 #include "kernels/runtime/cuda_api.h"
+#include "kernels/runtime/cuda_api_mode.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/simt_emu.h"
 
@@ -31,20 +31,12 @@ int g_blas_tag = 0;
 struct EmuGraph {
   std::vector<std::function<void()>> work;
 };
-thread_local StreamMode g_mode = StreamMode::kRun;
 thread_local std::unique_ptr<EmuGraph> g_capturing;
-thread_local bool g_freed_in_capture = false;  // as in cuda_api.cpp: free() is noexcept
-
-void refuse_in_graph(const char* what) {
-  if (g_mode != StreamMode::kRun) {
-    throw Error(std::string(what) + " inside a captured CUDA graph's iteration: a graph cannot hold it "
-                "(every value that changes between iterations must stay in device memory; kernels/counter.h)");
-  }
-}
+using mode::refuse_in_graph;
 
 // Runs `work` now, keeps it in the graph being captured, or drops it.
 void run_or_record(std::function<void()> work) {
-  switch (g_mode) {
+  switch (stream_mode()) {
     case StreamMode::kRun: work(); return;
     case StreamMode::kCapture: g_capturing->work.push_back(std::move(work)); return;
     case StreamMode::kDiscard: return;
@@ -52,44 +44,32 @@ void run_or_record(std::function<void()> work) {
 }
 }  // namespace
 
-StreamMode stream_mode() { return g_mode; }
-
 bool graphs_supported(std::string*) { return true; }
 
 void graph_begin_capture(void*) {
-  ACX_CHECK(g_mode == StreamMode::kRun, "graph capture begun inside another capture or a dropped iteration");
+  mode::begin_capture();
   g_capturing = std::make_unique<EmuGraph>();
-  g_mode = StreamMode::kCapture;
 }
 
 void* graph_end_capture(void*, size_t* nodes, bool abandon) {
-  ACX_CHECK(g_mode == StreamMode::kCapture, "graph capture ended without one begun");
-  g_mode = StreamMode::kRun;
+  const bool freed = mode::end_capture();
   std::unique_ptr<EmuGraph> g = std::move(g_capturing);
-  const bool freed = std::exchange(g_freed_in_capture, false);
   if (abandon) return nullptr;
-  if (freed) throw Error("a device free inside a captured CUDA graph's iteration: a graph cannot hold it");
+  if (freed) mode::throw_freed_in_capture();
   if (nodes) *nodes = g->work.size();
   return g.release();
 }
 
 void graph_launch(void* graph, void*) {
-  ACX_CHECK(g_mode == StreamMode::kRun, "a graph launched inside a capture or a dropped iteration");
+  ACX_CHECK(stream_mode() == StreamMode::kRun, "a graph launched inside a capture or a dropped iteration");
   for (const std::function<void()>& w : static_cast<EmuGraph*>(graph)->work) w();
 }
 
 void graph_destroy(void* graph) noexcept { delete static_cast<EmuGraph*>(graph); }
 
-void discard_begin() {
-  ACX_CHECK(g_mode == StreamMode::kRun, "a dropped iteration begun inside a capture or another one");
-  g_mode = StreamMode::kDiscard;
-}
-
-void discard_end() { g_mode = StreamMode::kRun; }
-
 void emulated_record(std::function<void()> work) {
-  ACX_CHECK(g_mode == StreamMode::kCapture, "emulated_record outside a capture");
-  g_capturing->work.push_back(std::move(work));
+  ACX_CHECK(stream_mode() == StreamMode::kCapture, "emulated_record outside a capture");
+  run_or_record(std::move(work));
 }
 
 const char* implementation() { return "emulation"; }
@@ -125,7 +105,7 @@ void* malloc(size_t bytes) {
 }
 
 void free(void* ptr) noexcept {
-  if (ptr && g_mode == StreamMode::kCapture) g_freed_in_capture = true;
+  mode::note_free(ptr);
   std::free(ptr);
 }
 

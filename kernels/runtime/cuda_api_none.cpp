@@ -37,7 +37,6 @@ void sgemm_strided_batched_colmajor(void*, bool, bool, int, int, int, float, con
   not_built();
 }
 
-StreamMode stream_mode() { return StreamMode::kRun; }
 bool graphs_supported(std::string* why_not) {
   if (why_not) *why_not = "acx was built without CUDA";
   return false;
@@ -46,8 +45,6 @@ void graph_begin_capture(void*) { not_built(); }
 void* graph_end_capture(void*, size_t*, bool) { not_built(); }
 void graph_launch(void*, void*) { not_built(); }
 void graph_destroy(void*) noexcept {}
-void discard_begin() { not_built(); }
-void discard_end() {}
 void emulated_record(std::function<void()>) { not_built(); }
 
 }  // namespace acx::cuda_api
