@@ -9,6 +9,7 @@
 
 #include "kernels/optim.h"
 #include "kernels/runtime/buffer.h"
+#include "kernels/runtime/cuda_api.h"
 #include "kernels/runtime/error.h"
 #include "tests/test_util.h"
 
@@ -71,6 +72,45 @@ TEST_P(OptimTest, AdamAndAdamWMatchFloat64OverSteps) {
   }
   Buffer<float> x(dev, 1);
   EXPECT_THROW(ops::adam_step(dev, 1, AdamConfig{}, 0, x.data(), x.data(), x.data(), x.data()), Error);
+}
+
+// The step count kept on the device (what a captured CUDA graph replays):
+// adam_step_counted advances it and takes the step adam_step takes with the
+// count given by the host, which the test above checks against float64.
+// The same bits on the CPU and under the emulation (one libm); on a GPU the
+// bias corrections come from the device's pow, within an ulp of the host's.
+TEST_P(OptimTest, CountedStepsAreTheHostsSteps) {
+  ACX_DEVICE_OR_SKIP(dev, GetParam());
+  const bool real_gpu = dev.is_cuda() && std::string(cuda_api::implementation()) == "cuda";
+  const int64_t n = 300, member = 100;
+  AdamConfig cfg;
+  cfg.lr = 1e-3f;
+  cfg.weight_decay = 0.01f;
+  cfg.decoupled = true;
+  const auto p0 = test::random_floats(n, 3, -1.0f, 1.0f);
+  Buffer<float> pa = Buffer<float>::from_host(dev, p0), pb = Buffer<float>::from_host(dev, p0);
+  Buffer<float> ma(dev, n), va(dev, n), mb(dev, n), vb(dev, n);
+  for (Buffer<float>* b : {&ma, &va, &mb, &vb}) b->zero();
+  Buffer<AdamStepState> state(dev, 1);
+  state.zero();
+  Buffer<float> lr = Buffer<float>::from_host(dev, std::vector<float>{1e-3f, 3e-3f, 1e-2f});
+  for (int step = 1; step <= 6; ++step) {
+    const bool members = step % 2 == 0;  // per-member rates on every second step
+    Buffer<float> g = Buffer<float>::from_host(dev, test::random_floats(n, 20 + step, -1.0f, 1.0f));
+    ops::adam_step(dev, n, cfg, step, pa.data(), ma.data(), va.data(), g.data(), members ? lr.data() : nullptr,
+                   member);
+    ops::adam_step_counted(dev, n, cfg, state.data(), pb.data(), mb.data(), vb.data(), g.data(),
+                           members ? lr.data() : nullptr, member);
+    EXPECT_EQ(state.to_host()[0].step, step);
+    if (real_gpu) {
+      EXPECT_TRUE(test::all_close(pb.to_host(), pa.to_host(), 1e-7, 1e-6)) << "step " << step;
+    } else {
+      EXPECT_EQ(pb.to_host(), pa.to_host()) << "step " << step;
+      EXPECT_EQ(mb.to_host(), ma.to_host()) << "step " << step;
+      EXPECT_EQ(vb.to_host(), va.to_host()) << "step " << step;
+    }
+  }
+  EXPECT_NE(pb.to_host(), p0);
 }
 
 // Per-agent variants: each member of the parameters takes its own learning

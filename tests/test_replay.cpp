@@ -168,6 +168,9 @@ TEST_P(ReplayTest, NStepWindowsMatchTheReferenceThroughTheRingWrap) {
       store_step(dev, rb, s.steps.back());
       EXPECT_EQ(rb.size_steps(), std::min<int64_t>(t, 13));
       EXPECT_EQ(rb.head(), t % 13);
+      const RingPosition ring = rb.device_ring();  // advanced by the device's own kernel
+      EXPECT_EQ(ring.head, rb.head());
+      EXPECT_EQ(ring.size, rb.size_steps());
       if (t == 1 || t == 4 || t == 13 || t == 14 || t % 5 == 0) {
         const int batch = static_cast<int>(std::min<int64_t>(rb.size(), 40));
         const HostBatch b = sample_host(rb, batch, 17, static_cast<uint64_t>(t));
