@@ -9,10 +9,12 @@
 # with tools/same_run.py: metrics, summary and every checkpoint tensor.
 #   tools/bitwise_matrix.sh ACX_A DEVICE_A ACX_B DEVICE_B [OUT]
 # e.g. tools/bitwise_matrix.sh /tmp/old/build-cpu/acx cpu build-emu/acx cuda
+# ACX_MATRIX_THREADS (default 1) sets run.threads: 2 takes the CPU paths
+# that split work over threads (members side by side in the GEMMs).
 # Exit 0 when every run is the same bits, 1 otherwise. The summaries'
 # `device` line differs between devices; every other difference counts.
 set -uo pipefail
-[ $# -ge 4 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+[ $# -ge 4 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 A=$1; DA=$2; B=$3; DB=$4
 OUT=${5:-$(mktemp -d /tmp/acx-bitwise-matrix.XXXXXX)}
@@ -20,7 +22,7 @@ mkdir -p "$OUT"
 C=(--seed 7 --set 'net.actor_hidden=[16,16]' --set 'net.critic_hidden=[16,16]' --set algo.batch_size=32
    --set env.max_steps=60 --set algo.learning_starts=120 --set algo.warmup_steps=120 --set run.eval_every=400
    --set run.eval_episodes=2 --set run.log_every=200 --set run.checkpoint_every=400 --set replay.capacity=600
-   --set run.threads=1 --set run.total_env_steps=800)
+   --set run.threads=${ACX_MATRIX_THREADS:-1} --set run.total_env_steps=800)
 RUNS=(
   "td3|--env pendulum --agents 2 --set env.n_envs=4 --set obs_norm.enabled=true --set algo.max_grad_norm=1.0"
   "sac|--env pendulum --algo sac --agents 2 --set env.n_envs=4 --set algo.policy_delay=2"

@@ -1,6 +1,7 @@
 #include "kernels/runtime/blas.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <string>
 
@@ -27,11 +28,25 @@ void gemm_strided_batched(const Device& dev, const GemmShape& s, float alpha, co
                                              stride_b, a, lda, stride_a, beta, c, ldc, stride_c, batch);
     return;
   }
-  for (int e = 0; e < batch; ++e) {
+  const auto one = [&](int e) {
     cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans, s.m,
                 s.n, s.k, alpha, a + e * stride_a, static_cast<int>(lda), b + e * stride_b, static_cast<int>(ldb),
                 beta, c + e * stride_c, static_cast<int>(ldc));
+  };
+  // With at least as many members as threads (the twin critics on two
+  // cores), each thread takes whole members: OpenBLAS, built on OpenMP, runs
+  // a product single-threaded inside a parallel region, so no product is
+  // split and no thread waits on another's packed panels. Fewer members than
+  // threads: one member at a time with every thread. OpenBLAS splits a
+  // product by rows and columns of C, never along k, so each element is the
+  // same sum either way and the result does not depend on the choice.
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (batch >= 2 && threads >= 2 && batch >= threads) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int e = 0; e < batch; ++e) one(e);
+    return;
   }
+  for (int e = 0; e < batch; ++e) one(e);
 }
 
 void gemm(const Device& dev, const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
