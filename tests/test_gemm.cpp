@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <tuple>
+#include <utility>
 
 #include "kernels/runtime/blas.h"
 #include "kernels/runtime/buffer.h"
@@ -111,6 +112,40 @@ TEST_P(GemmTest, EmptyAndInvalidShapes) {
   EXPECT_THROW(gemm_strided_batched(dev, GemmShape{false, false, 2, 2, 2}, 1.0f, c.data(), 1, 0, c.data(), 2, 0,
                                     0.0f, c.data(), 2, 0, 1),
                Error);
+}
+
+// The CPU runs members side by side, one thread each, when there are at
+// least as many members as threads, and one member at a time on every
+// thread otherwise (kernels/runtime/blas.cpp). Both must give the same bits,
+// or a run would depend on its thread count: products large enough for
+// OpenBLAS to split over two threads, in the shapes the layers use (NT
+// forward, TN weight gradient, NN input gradient), 3 members side by side
+// against each one alone, then 1 thread against 2 for the whole batch.
+TEST(GemmCpu, MembersSideBySideAreTheBitsOfOneProductOnEveryThread) {
+  const Device dev = Device::cpu(2);
+  const int m = 128, n = 96, k = 160, batch = 3;
+  for (const auto& [ta, tb] : {std::pair{false, true}, std::pair{true, false}, std::pair{false, false}}) {
+    const GemmShape s{ta, tb, m, n, k};
+    const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+    const auto a = test::random_floats(int64_t{m} * k * batch, 5), b = test::random_floats(int64_t{k} * n * batch, 6);
+    Buffer<float> da = Buffer<float>::from_host(dev, a), db = Buffer<float>::from_host(dev, b);
+    Buffer<float> side(dev, int64_t{m} * n * batch), threads1(dev, int64_t{m} * n * batch);
+    gemm_strided_batched(dev, s, 1.0f, da.data(), lda, int64_t{m} * k, db.data(), ldb, int64_t{k} * n, 0.0f,
+                         side.data(), n, int64_t{m} * n, batch);
+    const auto all = side.to_host();
+    ASSERT_GT(test::l2_norm(all), 0.0);
+    for (int e = 0; e < batch; ++e) {
+      Buffer<float> one(dev, int64_t{m} * n);
+      gemm(dev, s, 1.0f, da.data() + int64_t{e} * m * k, db.data() + int64_t{e} * k * n, 0.0f, one.data());
+      const std::vector<float> member(all.begin() + int64_t{e} * m * n, all.begin() + int64_t{e + 1} * m * n);
+      EXPECT_EQ(one.to_host(), member) << "trans " << ta << tb << ", member " << e;
+    }
+    dev.set_cpu_threads(1);
+    gemm_strided_batched(dev, s, 1.0f, da.data(), lda, int64_t{m} * k, db.data(), ldb, int64_t{k} * n, 0.0f,
+                         threads1.data(), n, int64_t{m} * n, batch);
+    dev.set_cpu_threads(2);
+    EXPECT_EQ(threads1.to_host(), all) << "trans " << ta << tb;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GemmTest, test::all_backends(), test::backend_param_name);
