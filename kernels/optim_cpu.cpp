@@ -21,9 +21,9 @@ void adam_update(const AdamArgs& a, int64_t n) {
     h.scalars = *h.state;
     h.state = nullptr;
   }
-  const int64_t size = h.member_lr != nullptr ? h.member_size : n;
-  const int64_t n_members = n / (size > 0 ? size : 1);
-  for (int64_t e = 0; e < n_members; ++e) {
+  if (n == 0) return;
+  const int64_t size = h.member_lr != nullptr ? h.member_size : n;  // the op checked n % member_size == 0
+  for (int64_t e = 0; e < n / size; ++e) {
     AdamArgs r = h;
     if (h.member_lr != nullptr) {
       r.lr = h.member_lr[e];

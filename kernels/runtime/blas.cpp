@@ -41,8 +41,8 @@ void gemm_strided_batched(const Device& dev, const GemmShape& s, float alpha, co
   // product by rows and columns of C, never along k, so each element is the
   // same sum either way and the result does not depend on the choice.
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (batch >= 2 && threads >= 2 && batch >= threads) {
-#pragma omp parallel for schedule(static) num_threads(threads)
+  if (threads >= 2 && batch >= threads) {
+#pragma omp parallel for schedule(static)
     for (int e = 0; e < batch; ++e) one(e);
     return;
   }
