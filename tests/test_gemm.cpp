@@ -115,15 +115,20 @@ TEST_P(GemmTest, EmptyAndInvalidShapes) {
 }
 
 // The CPU runs members side by side, one thread each, when there are at
-// least as many members as threads, and one member at a time on every
-// thread otherwise (kernels/runtime/blas.cpp). Both must give the same bits,
-// or a run would depend on its thread count: products large enough for
+// least as many members as threads (kernels/runtime/blas.cpp), and one
+// member at a time on every thread otherwise. Products large enough for
 // OpenBLAS to split over two threads, in the shapes the layers use (NT
 // forward, TN weight gradient, NN input gradient), 3 members side by side
-// against each one alone, then 1 thread against 2 for the whole batch.
+// against each one alone on 1 thread, and 1 thread against 2 for the whole
+// batch: these hold on every CPU. Both ways give the same bits, so a run does
+// not depend on its thread count, only where OpenBLAS's kernels give a
+// product split over 2 threads the bits of the product on 1 (its Cooperlake
+// kernels do, its Zen kernels do not: docs/architecture.md); where they do
+// not, the test says so and skips that last comparison.
 TEST(GemmCpu, MembersSideBySideAreTheBitsOfOneProductOnEveryThread) {
   const Device dev = Device::cpu(2);
   const int m = 128, n = 96, k = 160, batch = 3;
+  bool split_differs = false;
   for (const auto& [ta, tb] : {std::pair{false, true}, std::pair{true, false}, std::pair{false, false}}) {
     const GemmShape s{ta, tb, m, n, k};
     const int64_t lda = ta ? m : k, ldb = tb ? k : n;
@@ -136,15 +141,31 @@ TEST(GemmCpu, MembersSideBySideAreTheBitsOfOneProductOnEveryThread) {
     ASSERT_GT(test::l2_norm(all), 0.0);
     for (int e = 0; e < batch; ++e) {
       Buffer<float> one(dev, int64_t{m} * n);
-      gemm(dev, s, 1.0f, da.data() + int64_t{e} * m * k, db.data() + int64_t{e} * k * n, 0.0f, one.data());
+      const auto lone = [&](int threads) {
+        dev.set_cpu_threads(threads);
+        gemm(dev, s, 1.0f, da.data() + int64_t{e} * m * k, db.data() + int64_t{e} * k * n, 0.0f, one.data());
+        dev.set_cpu_threads(2);
+        return one.to_host();
+      };
       const std::vector<float> member(all.begin() + int64_t{e} * m * n, all.begin() + int64_t{e + 1} * m * n);
-      EXPECT_EQ(one.to_host(), member) << "trans " << ta << tb << ", member " << e;
+      const auto lone1 = lone(1), lone2 = lone(2);
+      EXPECT_EQ(lone1, member) << "trans " << ta << tb << ", member " << e << " alone on 1 thread";
+      if (lone2 != lone1) {
+        split_differs = true;
+      } else {
+        EXPECT_EQ(lone2, member) << "trans " << ta << tb << ", member " << e << " alone on 2 threads";
+      }
     }
     dev.set_cpu_threads(1);
     gemm_strided_batched(dev, s, 1.0f, da.data(), lda, int64_t{m} * k, db.data(), ldb, int64_t{k} * n, 0.0f,
                          threads1.data(), n, int64_t{m} * n, batch);
     dev.set_cpu_threads(2);
     EXPECT_EQ(threads1.to_host(), all) << "trans " << ta << tb;
+  }
+  if (split_differs) {
+    GTEST_SKIP() << "this CPU's OpenBLAS kernels (" << blas_name(dev)
+                 << ") give a product split over 2 threads other bits than on 1: the members side by side are "
+                    "the bits of each product on 1 thread, but a run's bits depend on run.threads here";
   }
 }
 
