@@ -148,13 +148,10 @@ TEST(GemmCpu, MembersSideBySideAreTheBitsOfOneProductOnEveryThread) {
         return one.to_host();
       };
       const std::vector<float> member(all.begin() + int64_t{e} * m * n, all.begin() + int64_t{e + 1} * m * n);
-      const auto lone1 = lone(1), lone2 = lone(2);
+      const auto lone1 = lone(1);
       EXPECT_EQ(lone1, member) << "trans " << ta << tb << ", member " << e << " alone on 1 thread";
-      if (lone2 != lone1) {
-        split_differs = true;
-      } else {
-        EXPECT_EQ(lone2, member) << "trans " << ta << tb << ", member " << e << " alone on 2 threads";
-      }
+      // Alone on 2 threads: the member's bits too, unless OpenBLAS's split changes them.
+      split_differs |= lone(2) != lone1;
     }
     dev.set_cpu_threads(1);
     gemm_strided_batched(dev, s, 1.0f, da.data(), lda, int64_t{m} * k, db.data(), ldb, int64_t{k} * n, 0.0f,
