@@ -291,8 +291,9 @@ std::pair<std::string, std::string> train_run(const std::string& env, const std:
   {
     nb::gil_scoped_release release;
     // The config `acx train` (or `acx train --resume`) would run.
-    Config cfg = resume ? resume_train_config(out, overrides) : resolve_train_config(env, config_file, overrides);
-    const Device dev = Device::create(device, cfg.get_int32("run.threads"), &std::cerr);
+    Config cfg = resume ? resume_train_config(out, overrides, device)
+                        : resolve_train_config(env, config_file, overrides, device);
+    const Device dev = Device::create(cfg.get_string("run.device"), cfg.get_int32("run.threads"), &std::cerr);
     summary_path = train(dev, std::move(cfg), out, resume, quiet ? Output::kQuiet : Output::kProgress).summary_path;
   }
   return {out, read_file(summary_path, 64 << 20, "summary.json")};

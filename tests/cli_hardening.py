@@ -212,6 +212,10 @@ def run_cases(w):
               "... and its summary.json holds every evaluation, as the uninterrupted run's",
               f"{summary_evals(killed)} vs {summary_evals(base)}")
         check(metric_rows(killed) == metric_rows(base), "... and its metrics.csv matches the uninterrupted run's")
+        # The run was started with --device cpu; a plain --resume keeps it there, also in a
+        # build where auto would pick a (real or emulated) GPU.
+        device = json.load(open(os.path.join(killed, "summary.json")))["device"]
+        check(device.startswith("cpu"), "... on the device it was started on (run.device), not auto's", device)
     before_summary = open(os.path.join(base, "summary.json")).read()
     before_metrics = open(os.path.join(base, "metrics.csv")).read()
     n_events = len([f for f in os.listdir(base) if f.startswith("events.out")])
@@ -226,6 +230,14 @@ def run_cases(w):
            ["train", "--resume", base, "--set", "run.total_env_steps=1000"],
            ["run.total_env_steps = 1000 is below the 2400 env steps"])
     check(open(os.path.join(base, "config.toml")).read() == cfg_before, "... and leaves config.toml as it was")
+
+    # --device moves a resumed run and says that its bits are another device's; the run keeps the new one.
+    moved = os.path.join(w, "moved")
+    shutil.copytree(base, moved)
+    rc, _, err, _ = acx("train", "--resume", moved, "--device", "auto", "--set", "run.total_env_steps=2800")
+    check(rc == 0 and "note: the run trained with run.device = cpu and resumes with auto" in err
+          and 'device = "auto"' in open(os.path.join(moved, "config.toml")).read(),
+          "--resume --device moves a run, says so, and records the new run.device", err[-400:])
 
     # Temporaries of killed writes are removed on the next start.
     stale = os.path.join(base, "checkpoint.safetensors.tmp.424242")

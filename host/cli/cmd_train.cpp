@@ -19,7 +19,7 @@ namespace acx {
 namespace {
 
 struct TrainArgs {
-  std::string env, algo, config, device = "auto", out, resume;
+  std::string env, algo, config, device, out, resume;  // device: empty when --device is not given
   std::vector<std::string> set;
   std::optional<int64_t> seed, agents;
   bool print_options = false;
@@ -34,9 +34,9 @@ void run_train(const TrainArgs& a) {
     if (!a.resume.empty()) {
       ACX_USAGE_CHECK(a.env.empty() && a.algo.empty() && a.config.empty() && !a.seed && !a.agents,
                       "--resume takes the run's own config.toml; drop --env/--algo/--config/--seed/--agents");
-      return resume_train_config(a.resume, a.set);
+      return resume_train_config(a.resume, a.set, a.device);
     }
-    Config c = resolve_train_config(a.env, a.config, a.set);
+    Config c = resolve_train_config(a.env, a.config, a.set, a.device);
     if (!a.algo.empty()) c.apply_override("algo.name=\"" + a.algo + "\"");
     if (a.seed) c.set("run.seed", *a.seed, "--seed");
     if (a.agents) c.set("run.agents", *a.agents, "--agents");
@@ -49,10 +49,11 @@ void run_train(const TrainArgs& a) {
   // Several ranks (mpirun, srun) or a dist.mode: host/learn/distributed.h.
   dist::Comm& comm = dist::world();
   if (wants_distributed(comm, cfg)) {
-    train_distributed(comm, std::move(cfg), out, !a.resume.empty(), a.device);
+    const std::string device = cfg.get_string("run.device");
+    train_distributed(comm, std::move(cfg), out, !a.resume.empty(), device);
     return;
   }
-  const Device dev = Device::create(a.device, cfg.get_int32("run.threads"), &std::cerr);
+  const Device dev = Device::create(cfg.get_string("run.device"), cfg.get_int32("run.threads"), &std::cerr);
   train(dev, std::move(cfg), out, !a.resume.empty());
 }
 
@@ -91,7 +92,9 @@ void register_train_commands(CLI::App& app) {
   train->add_option("--algo", t.algo, "td3, ddpg or sac")->check(CLI::IsMember({"td3", "ddpg", "sac"}));
   train->add_option("--config", t.config, "TOML file of options")->check(CLI::ExistingFile);
   train->add_option("--set", t.set, "key=value override, repeatable (e.g. --set algo.batch_size=512)");
-  train->add_option("--device", t.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  train->add_option("--device", t.device,
+                    "run.device: cpu, cuda, cuda:N or auto (default; a resumed run keeps its own)")
+      ->check(non_empty());
   // --seed and --agents are checked by the settings' ranges (run.seed, run.agents).
   train->add_option("--seed", t.seed, "run.seed");
   train->add_option("--agents", t.agents, "run.agents: independent agents trained together");

@@ -103,6 +103,9 @@ ConfigSchema train_schema() {
             "CPU threads (OpenMP and OpenBLAS); 0: up to all cores, the count measured fastest while training "
             "(fewer when other jobs hold cores)",
             Range::closed(0, 4096));
+  s.add_string("run.device", "auto",
+               "where the run trains: cpu, cuda, cuda:N, or auto (the first GPU when there is one, else the CPU); "
+               "--device sets it, and a resumed run keeps its own unless --device says otherwise");
   s.add_string("run.cuda_graph", "auto",
                "CUDA graphs for the training iteration (captured once, replayed every iteration; "
                "docs/training.md): auto, on where the device and the run allow it; on, refuse a run that cannot; off",

@@ -1062,6 +1062,14 @@ class Run {
     Config saved = c.config;
     saved.set("run.total_env_steps", cfg_.get_int("run.total_env_steps"), "resume");
     saved.set("run.cuda_graph", cfg_.get_string("run.cuda_graph"), "resume");
+    // --device may move a run: it goes on from the checkpoint, with the other device's bits.
+    const std::string was = saved.get_string("run.device"), now = cfg_.get_string("run.device");
+    if (was != now)
+      std::cerr << fmt::format("acx train: note: the run trained with run.device = {} and resumes with {} ({}): it goes "
+                               "on from its checkpoint, and its numbers are bitwise those of the run that never "
+                               "stopped only if both name the same device\n",
+                               printable(was), printable(now), printable(dev_.describe()));
+    saved.set("run.device", now, "resume");
     ACX_USAGE_CHECK(saved.to_toml() == cfg_.to_toml(),
                     "mismatched checkpoint " + path + ": its config differs from " + out_ + "/config.toml");
     ACX_USAGE_CHECK(c.meta.replay_saved,
@@ -1242,7 +1250,7 @@ class Run {
 }  // namespace
 
 Config resolve_train_config(const std::string& env, const std::string& config_file,
-                            const std::vector<std::string>& overrides) {
+                            const std::vector<std::string>& overrides, const std::string& device) {
   Config cfg(train_schema());
   // The env decides its defaults: from the flag, else from the file, else the schema's.
   std::string name = env;
@@ -1258,11 +1266,13 @@ Config resolve_train_config(const std::string& env, const std::string& config_fi
   if (!config_file.empty()) cfg.load_toml(config_file);
   for (const std::string& o : overrides) cfg.apply_override(o);
   if (!env.empty()) cfg.set("env.name", env, "--env");
+  if (!device.empty()) cfg.set("run.device", device, "--device");
   (void)find_registered_env(cfg.get_string("env.name"));
   return cfg;
 }
 
-Config resume_train_config(const std::string& dir, const std::vector<std::string>& overrides) {
+Config resume_train_config(const std::string& dir, const std::vector<std::string>& overrides,
+                           const std::string& device) {
   const std::string path = (fs::path(dir) / "config.toml").string();
   ACX_USAGE_CHECK(fs::exists(path), "cannot resume: " + path + " does not exist");
   Config c(train_schema());
@@ -1276,6 +1286,7 @@ Config resume_train_config(const std::string& dir, const std::vector<std::string
                         ": with --resume only run.total_env_steps and run.cuda_graph may be changed");
     c.apply_override(o);
   }
+  if (!device.empty()) c.set("run.device", device, "--device");
   return c;
 }
 

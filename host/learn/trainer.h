@@ -41,13 +41,18 @@ struct TrainResult {
 };
 
 // Builds the resolved config for `acx train`: schema defaults, the env's own
-// defaults, then `config_file` (may be empty), then the --set overrides.
+// defaults, then `config_file` (may be empty), then the --set overrides,
+// then `device` (--device; empty: not given) as run.device.
 Config resolve_train_config(const std::string& env, const std::string& config_file,
-                            const std::vector<std::string>& overrides);
+                            const std::vector<std::string>& overrides, const std::string& device = "");
 // The config of the run in `dir` for `acx train --resume`: its own
-// config.toml, with `overrides` of run.total_env_steps only (a resumed run
-// may only be made longer); UsageError for another key or no config.toml.
-Config resume_train_config(const std::string& dir, const std::vector<std::string>& overrides);
+// config.toml, with `overrides` of run.total_env_steps and run.cuda_graph
+// only (a resumed run may only be made longer); UsageError for another key
+// or no config.toml. The run keeps its run.device unless `device` (--device)
+// is given: a run resumed on another device goes on from its checkpoint there,
+// but is not bitwise the run that never stopped (train() says so).
+Config resume_train_config(const std::string& dir, const std::vector<std::string>& overrides,
+                           const std::string& device = "");
 
 // What one rank of data-parallel learners (dist.mode = data,
 // host/learn/distributed.h) adds to a run.

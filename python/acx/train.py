@@ -26,7 +26,7 @@ def _flatten(d, prefix=""):
             yield key, v
 
 
-def train(config=None, *, overrides=(), out=None, env=None, device="cpu", resume=False, quiet=False):
+def train(config=None, *, overrides=(), out=None, env=None, device=None, resume=False, quiet=False):
     """Runs the trainer of `acx train` and returns (run_dir, summary).
 
     config: a dict of options ({"algo.name": "sac"} or nested {"algo": {"name":
@@ -36,6 +36,9 @@ def train(config=None, *, overrides=(), out=None, env=None, device="cpu", resume
     out: the run directory (created; refused if it holds a run); resume=True
       continues the run in `out`.
     env: the env's name (else config's env.name, else pendulum's defaults).
+    device: "cpu", "cuda", "cuda:N" or "auto", as run.device (`acx train
+      --device`); None: the config's run.device (default auto), and a resumed
+      run keeps its own.
     The progress line goes to stderr unless quiet. summary is summary.json
     as a dict. Bad options raise ValueError with the command's message.
     """
@@ -53,5 +56,5 @@ def train(config=None, *, overrides=(), out=None, env=None, device="cpu", resume
     elif config is not None:
         raise ValueError(f"config must be a dict, a TOML path or None, got {type(config).__name__}")
     sets += [str(o) for o in overrides]
-    run_dir, summary = _acx.train(env or "", config_file, sets, os.fspath(out), device, bool(resume), bool(quiet))
+    run_dir, summary = _acx.train(env or "", config_file, sets, os.fspath(out), device or "", bool(resume), bool(quiet))
     return run_dir, json.loads(summary)
