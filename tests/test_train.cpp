@@ -267,6 +267,32 @@ TEST(Train, SameSeedSameRunOtherSeedOtherRun) {
   for (const auto& d : {a, b, c}) fs::remove_all(d);
 }
 
+// A run is the same bits on 1 and 2 CPU threads, and with the governor
+// choosing: networks wide enough that the lone products (the actor's, the
+// target actor's) are cut into blocks spread over the threads, and the twin
+// critics run side by side (kernels/runtime/blas.cpp). On a Zen 3 EPYC this
+// failed while OpenBLAS split those products over its own threads.
+TEST(Train, SameBitsOnOneTwoAndGovernedThreads) {
+  const std::string cfg = kSmall + " --set run.total_env_steps=300 --set net.actor_hidden=[128,128]" +
+                          " --set net.critic_hidden=[128,128] --set algo.batch_size=128";
+  std::vector<fs::path> dirs;
+  for (const char* threads : {"1", "2", "0"}) {
+    dirs.push_back(fresh_dir(std::string("threads") + threads));
+    const CliRun r = run_acx("train" + cfg + " --set run.threads=" + threads + " --out " + dirs.back().string());
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  const auto rows = deterministic_columns(dirs[0] / "metrics.csv");
+  EXPECT_EQ(rows.size(), 4u);  // header + rows at 100 .. 300
+  for (size_t i = 1; i < dirs.size(); ++i) {
+    EXPECT_EQ(deterministic_columns(dirs[i] / "metrics.csv"), rows) << dirs[i];
+    for (const char* t : {"actor.params", "critic.params", "actor_target.params", "critic_opt.v"}) {
+      EXPECT_EQ(tensor_bytes(dirs[i] / "checkpoint.safetensors", t), tensor_bytes(dirs[0] / "checkpoint.safetensors", t))
+          << dirs[i] << " " << t;
+    }
+  }
+  for (const auto& d : dirs) fs::remove_all(d);
+}
+
 TEST(Train, NanStopsTheRunAndKeepsTheLastGoodCheckpoint) {
   const fs::path d = fresh_dir("nan");
   // A learning rate this large overflows the networks at the first updates

@@ -25,8 +25,11 @@ TIMING_COLUMNS = {"wall_s", "env_steps_per_s", "updates_per_s"}
 # graphs), not from what it computed.
 TIMING_KEYS = {"wall_s", "cpu_threads", "cuda_graph"}
 # Config lines that choose how a run is scheduled, not what it computes: a
-# run with graphs is compared with one without (tests/emu_train.sh).
-SCHEDULING_CONFIG = re.compile(r"(?:^#.*\n)*^cuda_graph = .*\n", re.M)  # with its comment
+# run with graphs is compared with one without (tests/emu_train.sh), a run on
+# 1 CPU thread with one on 2 (every product has the same bits on any count).
+SCHEDULING_CONFIG = re.compile(r"(?:^#.*\n)*^(?:cuda_graph|threads) = .*\n", re.M)  # with its comment
+# The device line's thread count ("cpu (2 threads, OpenBLAS ...)").
+DEVICE_THREADS = re.compile(r"^cpu \(\d+ threads, ")
 
 
 def drop_timing(obj):
@@ -61,7 +64,10 @@ def metrics_rows(path):
 def compare_run(a, b, diffs):
     for name in ("summary.json",):
         ja, jb = (drop_timing(json.load(open(os.path.join(d, name)))) for d in (a, b))
-        # The device line names the CPU's thread count and BLAS: equal on one machine.
+        # The device line names the CPU's BLAS (equal on one machine) and thread count (dropped).
+        for j in (ja, jb):
+            if isinstance(j.get("device"), str):
+                j["device"] = DEVICE_THREADS.sub("cpu (", j["device"])
         if ja != jb:
             keys = sorted(k for k in set(ja) | set(jb) if ja.get(k) != jb.get(k))
             diffs.append(f"summary.json differs in {keys}")
