@@ -49,8 +49,7 @@ void run_train(const TrainArgs& a) {
   // Several ranks (mpirun, srun) or a dist.mode: host/learn/distributed.h.
   dist::Comm& comm = dist::world();
   if (wants_distributed(comm, cfg)) {
-    const std::string device = cfg.get_string("run.device");
-    train_distributed(comm, std::move(cfg), out, !a.resume.empty(), device);
+    train_distributed(comm, std::move(cfg), out, !a.resume.empty());
     return;
   }
   const Device dev = Device::create(cfg.get_string("run.device"), cfg.get_int32("run.threads"), &std::cerr);

@@ -266,8 +266,7 @@ class MpiTransport : public PbtTransport {
 
 // dist.mode = data: every rank trains the same agents on its own envs and
 // replay buffer, the gradients averaged at every update.
-TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::string& out, bool resume,
-                                const std::string& device) {
+TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::string& out, bool resume) {
   const int P = comm.size(), r = comm.rank();
   std::optional<RunLock> lock;
   const std::string status = comm.broadcast(r == 0 ? prepare_on_rank0(cfg, out, resume, P, &lock) : std::string());
@@ -283,8 +282,8 @@ TrainResult train_data_parallel(dist::Comm& comm, const Config& cfg, const std::
                                                                 : "MPI_Allreduce",
                              P * cfg.get_int("env.n_envs"));
   }
-  const Device dev = Device::create(device_for_rank(device, comm.local_rank()), cfg.get_int32("run.threads"),
-                                    r == 0 ? &std::cerr : nullptr);
+  const Device dev = Device::create(device_for_rank(cfg.get_string("run.device"), comm.local_rank()),
+                                    cfg.get_int32("run.threads"), r == 0 ? &std::cerr : nullptr);
   // GPU ranks: NCCL when each has its own GPU and the reduction need not be
   // deterministic; otherwise staged through the host over MPI, said once.
   const bool deterministic = cfg.get_bool("dist.deterministic");
@@ -361,8 +360,7 @@ std::string first_difference(const std::vector<std::string>& identities) {
   return "";
 }
 
-TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& out, bool resume,
-                              const std::string& device) {
+TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& out, bool resume) {
   const std::string mode = cfg.get_string("dist.mode");
   if (!dist::built_with_mpi())
     throw UsageError("dist.mode = " + mode + " needs acx built with MPI (this one was built with ACX_MPI=OFF or "
@@ -380,7 +378,7 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
                                      "the same run; add --set dist.mode=population",
                                      P, comm.launcher()));
   const int K = cfg.get_int32("run.agents");
-  if (mode == "data") return train_data_parallel(comm, cfg, out, resume, device);
+  if (mode == "data") return train_data_parallel(comm, cfg, out, resume);
   if (K < P)
     agreed_failure(comm, fmt::format("run.agents = {} is fewer than the {} ranks: a population spreads whole agents "
                                      "over the ranks; give --agents {} or more, or launch fewer ranks",
@@ -433,8 +431,8 @@ TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& o
   hooks.transport = &transport;
   hooks.check_same = same_on_every_rank(comm, "PBT's rounds need every rank at the same step");
   if (r == 0) hooks.lineage_path = (fs::path(out) / "pbt.csv").string();
-  const Device dev = Device::create(device_for_rank(device, comm.local_rank()), cfg.get_int32("run.threads"),
-                                    r == 0 ? &std::cerr : nullptr);
+  const Device dev = Device::create(device_for_rank(cfg.get_string("run.device"), comm.local_rank()),
+                                    cfg.get_int32("run.threads"), r == 0 ? &std::cerr : nullptr);
   // A rank killed before its directory held a config starts its block over.
   const bool resume_block = resume && fs::exists(fs::path(dir) / "config.toml");
   if (resume && pbt) {  // the rounds tie the blocks: their checkpoints are written in two phases

@@ -27,10 +27,9 @@ namespace acx {
 // path (several ranks, or a dist.mode other than none).
 bool wants_distributed(const dist::Comm& comm, const Config& cfg);
 
-// Trains the population (see above). `device` is --device: "cuda" (or
-// "auto" where CUDA is usable) gives each rank the GPU of its local rank.
-TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& out_dir, bool resume,
-                              const std::string& device);
+// Trains the population (see above). run.device "cuda" (or "auto" where
+// CUDA is usable) gives each rank the GPU of its local rank.
+TrainResult train_distributed(dist::Comm& comm, Config cfg, const std::string& out_dir, bool resume);
 
 // The first rank whose binary or resolved config differs from rank 0's, as
 // a message naming it and the first differing key; empty when all agree.
